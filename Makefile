@@ -1,0 +1,29 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Both set everything up first (system packages when root, .venv, CPU PyTorch).
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.move-installed
+DEMO_OUT ?= out/demo
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/move demo --out $(DEMO_OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/frontends.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache
