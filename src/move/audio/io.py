@@ -93,17 +93,25 @@ def load_audio(
     return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
 
 
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sr: int = SAMPLE_RATE) -> Path:
+def write_audio(
+    path: str | os.PathLike,
+    audio: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    subtype: str | None = None,
+) -> Path:
     """Write mono float audio to ``path`` atomically (format from the extension, default wav).
 
-    Samples are clipped to [-1, 1]; wav files are written as 16-bit PCM.
+    Samples are clipped to [-1, 1]. ``subtype`` is a libsndfile sample format the file
+    format supports, such as ``"PCM_16"``, ``"PCM_24"`` or ``"FLOAT"`` (wav, aiff); by
+    default wav, flac and aiff files are written as 16-bit PCM and ogg as Vorbis.
     """
     path = Path(path)
     audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     fmt = {".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}.get(
         path.suffix.lower(), "WAV"
     )
-    subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS"}[fmt]
+    if subtype is None:
+        subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS"}[fmt]
     buf = io.BytesIO()
     sf.write(buf, audio, sr, format=fmt, subtype=subtype)
     atomic_write_bytes(path, buf.getvalue())
