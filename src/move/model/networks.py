@@ -1,0 +1,321 @@
+"""Encoder and decoder of MoVE.
+
+Both networks are stacks of *conditioned blocks*: ``layer -> (norm) -> FiLM -> act``.
+With ``conditioning="film"`` each block owns a :class:`~move.model.film.FiLMGenerator`
+fed with the full conditioning one-hot (instrument + pitch class + octave); with
+``conditioning="concat"`` (baseline) the one-hot is concatenated to the input of every
+layer instead (as constant feature maps for the convolutions) and no FiLM is used.
+
+Shapes (``C1, C2 = conv_channels``, ``st, sf`` the time / frequency strides,
+``T' = ceil(n_frames / (st1 st2))``, ``F' = ceil(n_bins / (sf1 sf2))``)::
+
+    Encoder  x [B, 16, bins] -> [B, 1, 16, bins]
+             conv(1 -> C1, stride (st1, sf1))   + FiLM + act
+             conv(C1 -> C2, stride (st2, sf2))  + FiLM + act   -> [B, C2, T', F']
+             flatten -> 3 x (Linear + FiLM + act)             -> [B, hidden]
+             Linear heads                                     -> mu, logvar [B, latent]
+    Decoder  z -> 3 x (Linear + FiLM + act)                   -> [B, hidden]
+             Linear(hidden -> C2 T' F'), reshape, FiLM + act   -> [B, C2, T', F']
+             tconv(C2 -> C1, stride (st2, sf2)) + FiLM + act
+             tconv(C1 -> C1, stride 1)          + FiLM + act
+             tconv(C1 -> 1, stride (st1, sf1))  + FiLM         -> crop -> [B, 16, bins]
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from move.model.config import ModelConfig
+from move.model.film import FiLM, FiLMGenerator
+
+LEAKY_SLOPE = 0.2
+
+
+def _activation(name: str) -> nn.Module:
+    if name == "leaky_relu":
+        return nn.LeakyReLU(LEAKY_SLOPE)
+    if name == "elu":
+        return nn.ELU()
+    if name == "silu":
+        return nn.SiLU()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def _init_weight(layer: nn.Module, activation: str | None) -> None:
+    """He-normal initialisation with the true fan-in, zero bias.
+
+    For a transposed convolution each output sees ``in_channels * kh * kw / (sh * sw)``
+    inputs on average. ``activation=None`` means a linear (output) layer.
+    """
+    weight: Tensor = layer.weight  # type: ignore[assignment]
+    if isinstance(layer, nn.ConvTranspose2d):
+        kh, kw = layer.kernel_size
+        sh, sw = layer.stride
+        fan_in = layer.in_channels * kh * kw / (sh * sw)
+    else:
+        fan_in = weight[0].numel()
+    if activation is None:
+        gain = 1.0
+    elif activation == "leaky_relu":
+        gain = math.sqrt(2.0 / (1.0 + LEAKY_SLOPE**2))
+    else:
+        gain = math.sqrt(2.0)
+    with torch.no_grad():
+        weight.normal_(0.0, gain / math.sqrt(fan_in))
+        if layer.bias is not None:
+            layer.bias.zero_()
+
+
+def _concat_condition(h: Tensor, cond: Tensor) -> Tensor:
+    """Concatenate ``cond [B, D]`` to ``h`` along channels (broadcast over space)."""
+    if h.dim() > 2:
+        cond = cond.view(*cond.shape, *((1,) * (h.dim() - 2))).expand(-1, -1, *h.shape[2:])
+    return torch.cat([h, cond.to(h.dtype)], dim=1)
+
+
+class ConditionedBlock(nn.Module):
+    """``layer -> (unflatten) -> (norm) -> FiLM -> (act) -> (dropout)``.
+
+    Parameters
+    ----------
+    layer : nn.Module
+        Linear, Conv2d or ConvTranspose2d; in ``concat`` mode its input size must
+        already include ``cond_dim``.
+    channels : int
+        Channels modulated by FiLM (the layer's output features or channels).
+    config : ModelConfig
+    activation : bool
+        Apply the activation (False for the output layer).
+    norm : bool
+        Apply ``config.norm`` (if not ``"none"``).
+    spatial : bool
+        The block's output is a feature map ``[B, C, H, W]``.
+    dropout : bool
+        Apply ``config.dropout`` after the activation.
+    unflatten : tuple of int, optional
+        Reshape the layer's ``[B, prod(shape)]`` output to ``[B, *shape]`` first
+        (the FiLM then modulates the ``shape[0]`` channels of the map).
+    """
+
+    def __init__(
+        self,
+        layer: nn.Module,
+        channels: int,
+        config: ModelConfig,
+        *,
+        activation: bool = True,
+        norm: bool = True,
+        spatial: bool = False,
+        dropout: bool = False,
+        unflatten: tuple[int, ...] | None = None,
+    ) -> None:
+        super().__init__()
+        self.layer = layer
+        self.concat = config.conditioning == "concat"
+        self.unflatten = unflatten
+        _init_weight(layer, config.activation if activation else None)
+        if norm and config.norm == "layer":
+            self.norm: nn.Module = (
+                nn.GroupNorm(1, channels, affine=False)
+                if spatial
+                else nn.LayerNorm(channels, elementwise_affine=False)
+            )
+        else:
+            self.norm = nn.Identity()
+        self.film_generator = (
+            None if self.concat else FiLMGenerator(config.cond_dim, channels, config.film_hidden)
+        )
+        self.film = FiLM()
+        self.act = _activation(config.activation) if activation else nn.Identity()
+        self.drop = nn.Dropout(config.dropout) if dropout and config.dropout > 0 else nn.Identity()
+
+    def forward(self, h: Tensor, cond: Tensor) -> Tensor:
+        """Apply the block to ``h`` under conditioning ``cond [B, cond_dim]``."""
+        if self.concat:
+            h = _concat_condition(h, cond)
+        h = self.layer(h)
+        if self.unflatten is not None:
+            h = h.view(h.shape[0], *self.unflatten)
+        h = self.norm(h)
+        if self.film_generator is not None:
+            gamma, beta = self.film_generator(cond)
+            h = self.film(h, gamma.to(h.dtype), beta.to(h.dtype))
+        return self.drop(self.act(h))
+
+
+def _conv_geometry(stride: int) -> tuple[int, int]:
+    """Kernel and padding of an encoder conv: output size ``ceil(n / stride)``."""
+    return 2 * stride + 1, stride
+
+
+def _tconv_geometry(stride: int) -> tuple[int, int]:
+    """Kernel and padding of a decoder transposed conv: output size ``n * stride``."""
+    pad = (stride + 1) // 2
+    return stride + 2 * pad, pad
+
+
+class Encoder(nn.Module):
+    """Inference network ``q(z | x, c)``: 2 conv blocks, 3 FC blocks, mean and log-variance.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        extra = config.cond_dim if config.conditioning == "concat" else 0
+        c1, c2 = config.conv_channels
+        convs = []
+        in_ch = 1
+        for out_ch, st, sf in zip((c1, c2), config.time_strides, config.freq_strides):
+            (kt, pt), (kf, pf) = _conv_geometry(st), _conv_geometry(sf)
+            conv = nn.Conv2d(in_ch + extra, out_ch, (kt, kf), stride=(st, sf), padding=(pt, pf))
+            convs.append(ConditionedBlock(conv, out_ch, config, spatial=True))
+            in_ch = out_ch
+        self.convs = nn.ModuleList(convs)
+        flat = math.prod(config.bottleneck_shape)
+        fcs = []
+        in_features = flat
+        for _ in range(3):
+            fcs.append(
+                ConditionedBlock(
+                    nn.Linear(in_features + extra, config.hidden),
+                    config.hidden,
+                    config,
+                    dropout=True,
+                )
+            )
+            in_features = config.hidden
+        self.fcs = nn.ModuleList(fcs)
+        self.mu = nn.Linear(config.hidden + extra, config.latent_dim)
+        self.logvar = nn.Linear(config.hidden + extra, config.latent_dim)
+        _init_weight(self.mu, None)
+        nn.init.normal_(self.logvar.weight, std=1e-3)
+        nn.init.zeros_(self.logvar.bias)
+
+    def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """Encode slices.
+
+        Parameters
+        ----------
+        x : Tensor [B, n_frames, n_bins]
+        cond : Tensor [B, cond_dim]
+            Source conditioning one-hot.
+
+        Returns
+        -------
+        mu, logvar : Tensor [B, latent_dim]
+            ``logvar`` is soft-clamped to ``[logvar_min, logvar_max]``.
+        """
+        cfg = self.config
+        if x.dim() != 3 or x.shape[1:] != (cfg.n_frames, cfg.n_bins):
+            raise ValueError(
+                f"encoder: expected slices [B, {cfg.n_frames}, {cfg.n_bins}], got {tuple(x.shape)}"
+            )
+        h = x.unsqueeze(1)
+        for block in self.convs:
+            h = block(h, cond)
+        h = h.flatten(1)
+        for block in self.fcs:
+            h = block(h, cond)
+        if cfg.conditioning == "concat":
+            h = _concat_condition(h, cond)
+        mu = self.mu(h)
+        logvar = _soft_clamp(self.logvar(h), cfg.logvar_min, cfg.logvar_max)
+        return mu, logvar
+
+
+def _soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
+    """Smoothly map ``x`` into ``(low, high)``, identity-like around ``(low + high) / 2``."""
+    mid, half = (high + low) / 2.0, (high - low) / 2.0
+    return mid + half * torch.tanh((x - mid) / half)
+
+
+class Decoder(nn.Module):
+    """Generative network ``p(x | z, c)``: 4 FC blocks, 3 transposed-conv blocks.
+
+    The output is cropped to exactly ``[B, n_frames, n_bins]`` (the transposed
+    convolutions produce ``T' * st1 * st2 >= n_frames`` frames and ``F' * sf1 * sf2 >=
+    n_bins`` bins).
+
+    Parameters
+    ----------
+    config : ModelConfig
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        extra = config.cond_dim if config.conditioning == "concat" else 0
+        c1, c2 = config.conv_channels
+        shape = config.bottleneck_shape
+        fcs = []
+        in_features = config.latent_dim
+        for i in range(3):
+            fcs.append(
+                ConditionedBlock(
+                    nn.Linear(in_features + extra, config.hidden),
+                    config.hidden,
+                    config,
+                    norm=i > 0,
+                    dropout=True,
+                )
+            )
+            in_features = config.hidden
+        fcs.append(
+            ConditionedBlock(
+                nn.Linear(config.hidden + extra, math.prod(shape)),
+                c2,
+                config,
+                spatial=True,
+                unflatten=shape,
+            )
+        )
+        self.fcs = nn.ModuleList(fcs)
+        # mirror of the encoder: undo conv2, refine at that resolution, undo conv1
+        # (no multi-channel map at full resolution: it would dominate the cost on CPU)
+        specs = (
+            (c2, c1, config.time_strides[1], config.freq_strides[1], True),
+            (c1, c1, 1, 1, True),
+            (c1, 1, config.time_strides[0], config.freq_strides[0], False),
+        )
+        tconvs = []
+        for in_ch, out_ch, st, sf, hidden_layer in specs:
+            (kt, pt), (kf, pf) = _tconv_geometry(st), _tconv_geometry(sf)
+            tconv = nn.ConvTranspose2d(
+                in_ch + extra, out_ch, (kt, kf), stride=(st, sf), padding=(pt, pf)
+            )
+            tconvs.append(
+                ConditionedBlock(
+                    tconv, out_ch, config, activation=hidden_layer, norm=hidden_layer, spatial=True
+                )
+            )
+        self.tconvs = nn.ModuleList(tconvs)
+
+    def forward(self, z: Tensor, cond: Tensor) -> Tensor:
+        """Decode latent codes.
+
+        Parameters
+        ----------
+        z : Tensor [B, latent_dim]
+        cond : Tensor [B, cond_dim]
+            Target conditioning one-hot.
+
+        Returns
+        -------
+        Tensor [B, n_frames, n_bins]
+        """
+        cfg = self.config
+        if z.dim() != 2 or z.shape[1] != cfg.latent_dim:
+            raise ValueError(f"decoder: expected z [B, {cfg.latent_dim}], got {tuple(z.shape)}")
+        h = z
+        for block in self.fcs:
+            h = block(h, cond)
+        for block in self.tconvs:
+            h = block(h, cond)
+        return h[:, 0, : cfg.n_frames, : cfg.n_bins]
