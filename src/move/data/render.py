@@ -633,6 +633,8 @@ def render_database(
 
     paths: list[Path] = []
     renderer: NoteRenderer | None = None
+    if any(overwrite or not path.exists() for *_, path in jobs):
+        renderer = NoteRenderer(soundfont)  # fails before the progress bar starts
     try:
         with tqdm(jobs, desc="rendering notes", unit="note", disable=not progress) as bar:
             for info, midi, dyn, path in bar:

@@ -1,0 +1,274 @@
+"""The ``move`` command: thin argument parsing over the library.
+
+Every subcommand calls one library function. Problems with the user's input surface as
+:class:`move.errors.MoveError` and are printed as one line, ``move: error: ...``, with
+exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from move.errors import MoveError
+
+
+def _warn(message: str) -> None:
+    print(f"move: warning: {message}", file=sys.stderr)
+
+
+def _csv_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return items or None
+
+
+def _set_threads(n: int | None) -> None:
+    import torch
+
+    n = n or int(os.environ.get("MOVE_THREADS", "0")) or min(4, os.cpu_count() or 1)
+    torch.set_num_threads(n)
+
+
+# --------------------------------------------------------------------------- data
+def cmd_data_render(args: argparse.Namespace) -> int:
+    from move.data.render import render_database
+
+    paths = render_database(
+        args.out,
+        instruments=_csv_list(args.instruments),
+        soundfont=args.soundfont,
+        dynamics=_csv_list(args.dynamics) or ("pp", "mf", "ff"),
+        step=args.step,
+        duration=args.duration,
+        overwrite=args.overwrite,
+    )
+    print(f"{len(paths)} notes in {args.out}")
+    return 0
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    from move.data.prepare import PrepareConfig, prepare_dataset
+
+    split = tuple(float(s) for s in _csv_list(args.split) or ())
+    cfg = PrepareConfig(
+        frontend=args.frontend, slice_hop=args.slice_hop, seed=args.seed,
+        split=split if split else (0.8, 0.1, 0.1), techniques=args.techniques,
+        silence_db=args.silence_db,
+    )
+    report = prepare_dataset(
+        args.notes_dir, args.out, cfg, instruments=_csv_list(args.instruments),
+        csv_path=args.csv, warn=_warn,
+    )
+    state = "up to date, reused" if report.reused else "written"
+    print(f"{args.out}: {report.notes} notes, {report.slices} slices ({state})")
+    return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if (path / "prepared.json").is_file():
+        from move.data.prepare import PreparedDataset, format_prepared_summary
+
+        print(format_prepared_summary(PreparedDataset(path).summary()))
+    else:
+        from move.data.database import format_summary, scan_database, summarize
+
+        print(format_summary(summarize(scan_database(path, warn=_warn))))
+    return 0
+
+
+def cmd_data_roundtrip(args: argparse.Namespace) -> int:
+    from move.audio.frontend import roundtrip
+
+    result = roundtrip(args.input, args.frontend, args.out)
+    print(
+        f"{args.input} -> {args.out} [{args.frontend}]: spectral convergence "
+        f"{result['spectral_convergence']:.4f}, log-spectral distance "
+        f"{result['log_spectral_distance']:.2f} dB, {result['x_realtime']:.1f}x real time"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from move.train import RunConfig, TrainConfig, train
+
+    given = {
+        "preset": args.preset, "conditioning": args.conditioning, "max_epochs": args.max_epochs,
+        "batch_size": args.batch_size, "lr": args.lr, "mmd_weight": args.mmd_weight,
+        "beta_max": args.beta, "kl_warmup_epochs": args.kl_warmup_epochs, "seed": args.seed,
+    }
+    cfg = TrainConfig(
+        instruments=tuple(_csv_list(args.instruments) or ()),
+        **{k: v for k, v in given.items() if v is not None},
+    )
+    run = RunConfig(
+        accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
+        precision=args.precision, max_minutes=args.max_minutes,
+    )
+    model_path = train(args.data, args.out, cfg, run, resume=args.resume)
+    print(f"model written: {model_path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- transfer
+def _input_files(path: Path) -> list[Path]:
+    from move.audio.io import AUDIO_EXTENSIONS
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
+        if not files:
+            raise MoveError(f"{path}: no audio files in this folder")
+        return files
+    if not path.exists():
+        raise MoveError(f"{path}: file not found")
+    return [path]
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    import warnings
+
+    from move.transfer import load_model, transfer_files
+
+    model = load_model(args.model)
+    targets = _csv_list(args.to) or []
+    out_sr: str | int | None = args.sr
+    if args.sr not in (None, "input"):
+        try:
+            out_sr = int(args.sr)
+        except ValueError:
+            raise MoveError(f"--sr {args.sr!r}: give a rate in Hz or 'input'") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        transfer_files(
+            _input_files(Path(args.input)), targets, model,
+            Path(args.out) if args.out else None, source=args.source, pitch=args.pitch,
+            reconstruct=args.reconstruct, out_sr=out_sr,
+        )
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            _warn(str(w.message))
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from move.demo import run_demo
+
+    index = run_demo(args.out, log=print)
+    print(f"demo written: {index}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from move import __version__
+    from move.audio.frontend import DEFAULT_FRONTEND, FRONTENDS
+
+    parser = argparse.ArgumentParser(
+        prog="move",
+        description="Many-to-many musical timbre transfer with Modulated Variational auto-Encoders.",
+    )
+    parser.add_argument("--version", action="version", version=f"move {__version__}")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="note databases and prepared datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+
+    p = dsub.add_parser("render", help="render the built-in note database with FluidSynth")
+    p.add_argument("--out", required=True, help="output folder for SOL-named wavs")
+    p.add_argument("--instruments", help="comma-separated instruments (default: all 12)")
+    p.add_argument("--soundfont", help="General MIDI soundfont (default: FluidR3_GM.sf2)")
+    p.add_argument("--dynamics", default="pp,mf,ff", help="comma-separated dynamics")
+    p.add_argument("--step", type=int, default=1, help="semitones between rendered notes")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per note")
+    p.add_argument("--overwrite", action="store_true", help="re-render existing files")
+    p.set_defaults(func=cmd_data_render)
+
+    p = dsub.add_parser("prepare", help="analyse a note database into training slices")
+    p.add_argument("notes_dir", help="folder of notes (SOL names, NSynth, or CSV labels)")
+    p.add_argument("--out", required=True, help="prepared dataset folder")
+    p.add_argument("--frontend", default=DEFAULT_FRONTEND, choices=FRONTENDS)
+    p.add_argument("--instruments", help="comma-separated instruments to keep")
+    p.add_argument("--csv", help="CSV of labels: file, instrument, pitch[, dynamics]")
+    p.add_argument("--slice-hop", type=int, default=16, help="frames between slices")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,valid,test shares")
+    p.add_argument("--seed", type=int, default=0, help="seed of the note-level split")
+    p.add_argument("--silence-db", type=float, default=60.0,
+                   help="drop slices this many dB below the note's peak (0 keeps all)")
+    p.add_argument("--techniques", default="ord", choices=("ord", "all"),
+                   help="keep ordinario notes only, or all playing techniques")
+    p.set_defaults(func=cmd_data_prepare)
+
+    p = dsub.add_parser("info", help="summarise a note database or a prepared dataset")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_data_info)
+
+    p = dsub.add_parser("roundtrip", help="analyse a file and invert its magnitudes only")
+    p.add_argument("input")
+    p.add_argument("--frontend", default=DEFAULT_FRONTEND, choices=FRONTENDS)
+    p.add_argument("--out", required=True, help="output wav")
+    p.set_defaults(func=cmd_data_roundtrip)
+
+    p = sub.add_parser("train", help="train a MoVE model on a prepared dataset")
+    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p.add_argument("--out", required=True, help="run folder (config, checkpoints, logs, model.pt)")
+    p.add_argument("--instruments", help="comma-separated instruments (default: all in the data)")
+    p.add_argument("--preset", help="model size: tiny (default), small, paper")
+    p.add_argument("--conditioning", choices=("film", "concat"), help="film (default) or concat")
+    p.add_argument("--max-epochs", type=int, help="passes over the training slices")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop after this much time")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--mmd-weight", type=float, help="weight of the MMD translation criterion")
+    p.add_argument("--beta", type=float, help="final KL weight")
+    p.add_argument("--kl-warmup-epochs", type=float, help="epochs of linear KL warm-up")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu"))
+    p.add_argument("--devices", type=int, default=1, help="GPUs per node (DDP when > 1)")
+    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--precision", default="auto", help="auto (bf16-mixed on GPU), 32-true, bf16-mixed")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("transfer", help="transfer notes to other instruments' timbres")
+    p.add_argument("input", help="a note file or a folder of notes")
+    p.add_argument("--to", help="target instrument(s), comma-separated")
+    p.add_argument("--model", help="model file (default: the shipped default model)")
+    p.add_argument("--out", help="output file (.wav) or folder (default: beside the input)")
+    p.add_argument("--from", dest="source", help="source instrument (default: from the SOL name)")
+    p.add_argument("--pitch", help="note, e.g. C4 (default: from the SOL name, else pYIN)")
+    p.add_argument("--reconstruct", action="store_true", help="also decode with the source condition")
+    p.add_argument("--sr", help="output rate in Hz, or 'input' (default: 22050)")
+    p.set_defaults(func=cmd_transfer)
+
+    p = sub.add_parser("demo", help="run the demo on the shipped default model and examples")
+    p.add_argument("--out", default="out/demo", help="output folder")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``move`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _set_threads(args.threads)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except MoveError as exc:
+        print(f"move: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("move: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,465 @@
+"""Prepared datasets: a note database turned into labelled spectrogram slices.
+
+``move data prepare NOTES_DIR --out DIR`` analyses every note with a front end and writes
+
+``DIR/prepared.json``
+    format, version, the front end's state (config and per-bin normalisation statistics
+    fitted on the training notes), slicing parameters, split and a fingerprint of the
+    inputs;
+``DIR/frames.npy``
+    float16 array ``[total_frames, n_bins]`` of compressed (log) magnitudes of all notes,
+    one after the other, opened memory-mapped rather than loaded whole;
+``DIR/notes.csv``
+    one row per note: id, file, instrument, pitch, pitch class, octave, dynamics, split,
+    first frame and number of frames;
+``DIR/slices.npy``
+    int32 array ``[n_slices, 2]``: (note row, first frame) of every slice of
+    ``slice_frames`` frames taken every ``slice_hop`` frames (near-silent slices dropped).
+
+The split is by **note** (never by slice), stratified per instrument and seeded, so a
+held-out note contributes no slice to training. Work goes to ``DIR.partial/`` first, with
+one cached analysis per note, and the finished set replaces ``DIR`` in one rename: an
+interrupted prepare leaves no half-written set and resumes where it stopped; re-running
+on unchanged inputs reuses the finished set.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from move.audio.frontend import (
+    DEFAULT_FRONTEND,
+    STD_FLOOR,
+    Frontend,
+    frontend_config,
+    make_frontend,
+)
+from move.audio.io import load_audio
+from move.config import from_dict, read_json, to_dict, write_json
+from move.data.database import NoteRecord, scan_database
+from move.errors import AudioError, ConfigError, MoveError, SilentAudioError
+
+FORMAT = "move-prepared"
+VERSION = 1
+SPLITS = ("train", "valid", "test")
+NOTE_FIELDS = (
+    "note_id", "file", "instrument", "pitch", "pitch_class", "octave", "dynamics",
+    "split", "start", "n_frames",
+)
+
+
+@dataclass
+class PrepareConfig:
+    """How a note database is turned into slices.
+
+    Attributes
+    ----------
+    frontend : str
+        Front end name (``"stft"`` or ``"nsgt-mel"``).
+    slice_frames : int
+        Frames per slice (16 in the MoVE paper, about 120 ms).
+    slice_hop : int
+        Frames between the starts of consecutive slices (16 = no overlap).
+    split : tuple of float
+        Train / valid / test shares of the notes of each instrument.
+    seed : int
+        Seed of the note-level split.
+    silence_db : float
+        Slices whose loudest frame is this many dB below the note's loudest frame are
+        dropped (release tails); ``0`` keeps every slice.
+    techniques : str
+        ``"ord"`` keeps ordinario notes only, ``"all"`` keeps every playing technique.
+    """
+
+    frontend: str = DEFAULT_FRONTEND
+    slice_frames: int = 16
+    slice_hop: int = 16
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    silence_db: float = 60.0
+    techniques: str = "ord"
+
+    def __post_init__(self) -> None:
+        if self.slice_frames < 1 or self.slice_hop < 1:
+            raise ConfigError("slice_frames and slice_hop must be positive")
+        if len(self.split) != 3 or any(s < 0 for s in self.split) or sum(self.split) <= 0:
+            raise ConfigError(f"split must be three non-negative shares, got {self.split}")
+
+
+@dataclass
+class PrepareReport:
+    """What a prepare run did."""
+
+    notes: int = 0
+    slices: int = 0
+    reused: bool = False
+    skipped: Counter = field(default_factory=Counter)
+
+
+def _fingerprint(records: Sequence[NoteRecord], root: Path, cfg: PrepareConfig) -> str:
+    h = hashlib.sha1()
+    h.update(json.dumps(to_dict(cfg), sort_keys=True).encode())
+    h.update(json.dumps(to_dict(frontend_config(cfg.frontend)), sort_keys=True).encode())
+    for r in records:
+        st = r.path.stat()
+        h.update(f"{r.note_id}|{st.st_size}|{st.st_mtime_ns}|{r.label}|{r.technique}\n".encode())
+    return h.hexdigest()
+
+
+def _note_key(record: NoteRecord, fe: Frontend) -> str:
+    st = record.path.stat()
+    payload = f"{record.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{json.dumps(to_dict(fe.config), sort_keys=True)}"
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def assign_splits(
+    records: Sequence[NoteRecord], shares: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> list[str]:
+    """Seeded note-level split, stratified per instrument.
+
+    Every instrument with at least three notes gets at least one valid and one test note
+    when their shares are non-zero. Returns one split name per record.
+    """
+    shares_arr = np.asarray(shares, dtype=float) / float(np.sum(shares))
+    out = [""] * len(records)
+    by_instr: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_instr.setdefault(r.label.instrument, []).append(i)
+    for instr in sorted(by_instr):
+        idx = sorted(by_instr[instr], key=lambda i: records[i].note_id)
+        seed_i = int(hashlib.sha1(f"{seed}|{instr}".encode()).hexdigest()[:8], 16)
+        perm = np.random.default_rng(seed_i).permutation(len(idx))
+        n = len(idx)
+        n_valid = int(round(shares_arr[1] * n))
+        n_test = int(round(shares_arr[2] * n))
+        if n >= 3:
+            n_valid = max(n_valid, 1 if shares_arr[1] > 0 else 0)
+            n_test = max(n_test, 1 if shares_arr[2] > 0 else 0)
+        n_train = n - n_valid - n_test
+        if shares_arr[0] > 0 and n_train < 1:
+            n_train, n_valid, n_test = n, 0, 0
+        for rank, p in enumerate(perm):
+            split = "train" if rank < n_train else "valid" if rank < n_train + n_valid else "test"
+            out[idx[p]] = split
+    return out
+
+
+def slice_starts(logmag: np.ndarray, slice_frames: int, slice_hop: int, silence_db: float) -> list[int]:
+    """First frames of the slices of one note, dropping slices quieter than ``silence_db``.
+
+    ``logmag`` is natural-log magnitude ``[frames, bins]``; a slice is kept when its
+    loudest frame is within ``silence_db`` dB of the note's loudest frame.
+    """
+    n = logmag.shape[0]
+    if n < slice_frames:
+        return []
+    starts = list(range(0, n - slice_frames + 1, slice_hop))
+    if silence_db <= 0:
+        return starts
+    frame_level = logmag.astype(np.float32).max(axis=1)  # log amplitude of each frame's peak bin
+    threshold = frame_level.max() - silence_db / 20.0 * np.log(10.0)
+    return [s for s in starts if frame_level[s : s + slice_frames].max() >= threshold]
+
+
+def _analyse(record: NoteRecord, fe: Frontend, min_samples: int) -> np.ndarray:
+    audio, _ = load_audio(record.path, fe.config.sample_rate)
+    if audio.shape[0] < min_samples:
+        raise AudioError(
+            f"{record.path}: too short ({audio.shape[0] / fe.config.sample_rate:.3f} s) for one slice"
+        )
+    with torch.no_grad():
+        logmag = fe.analyze(torch.from_numpy(audio))
+    return logmag.numpy().astype(np.float16)
+
+
+def prepare_dataset(
+    notes_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: PrepareConfig | None = None,
+    *,
+    instruments: Sequence[str] | None = None,
+    csv_path: str | os.PathLike | None = None,
+    progress: bool = True,
+    warn: Callable[[str], None] | None = None,
+) -> PrepareReport:
+    """Analyse a note database into a prepared dataset of labelled slices.
+
+    Parameters
+    ----------
+    notes_dir : path-like
+        Note database: SOL-named files, an NSynth folder, or a folder with a CSV of labels.
+    out_dir : path-like
+        Where the prepared set goes (replaced atomically when finished).
+    config : PrepareConfig, optional
+        Front end, slicing and split; defaults to :class:`PrepareConfig`.
+    instruments : sequence of str, optional
+        Keep only these instruments.
+    csv_path : path-like, optional
+        CSV of labels (columns file, instrument, pitch[, dynamics]).
+    progress : bool
+        Show a progress bar.
+    warn : callable, optional
+        Receives one-line warnings (skipped notes).
+
+    Returns
+    -------
+    PrepareReport
+        Number of notes and slices, whether an existing set was reused, skipped files.
+
+    Examples
+    --------
+    >>> prepare_dataset("notes/", "prepared/")  # doctest: +SKIP
+    """
+    cfg = config or PrepareConfig()
+    warn = warn or (lambda msg: None)
+    notes_dir, out_dir = Path(notes_dir), Path(out_dir)
+    records = scan_database(
+        notes_dir, csv=csv_path, instruments=instruments, techniques=cfg.techniques, warn=warn
+    )
+    fingerprint = _fingerprint(records, notes_dir, cfg)
+    meta_path = out_dir / "prepared.json"
+    if meta_path.is_file():
+        try:
+            old = read_json(meta_path)
+        except MoveError:
+            old = {}
+        if old.get("format") == FORMAT and old.get("fingerprint") == fingerprint:
+            return PrepareReport(notes=old["n_notes"], slices=old["n_slices"], reused=True)
+    elif out_dir.exists() and any(out_dir.iterdir()):
+        raise ConfigError(f"{out_dir}: exists and is not a prepared dataset; choose another --out")
+
+    fe = make_frontend(frontend_config(cfg.frontend))
+    work = out_dir.parent / f".{out_dir.name}.partial"
+    cache = work / "notes"
+    cache.mkdir(parents=True, exist_ok=True)
+    min_samples = cfg.slice_frames * fe.hop_length
+
+    from tqdm.auto import tqdm
+
+    report = PrepareReport()
+    kept: list[tuple[NoteRecord, Path]] = []
+    skipped_examples: dict[str, str] = {}
+    for record in tqdm(records, desc="analysing notes", unit="note", disable=not progress):
+        cached = cache / f"{_note_key(record, fe)}.npy"
+        if not cached.is_file():
+            try:
+                logmag = _analyse(record, fe, min_samples)
+            except SilentAudioError:
+                report.skipped["silent"] += 1
+                skipped_examples.setdefault("silent", str(record.path))
+                continue
+            except AudioError as exc:
+                if "too short" in str(exc):
+                    report.skipped["too short"] += 1
+                    skipped_examples.setdefault("too short", str(record.path))
+                    continue
+                raise
+            tmp = cached.with_suffix(".tmp.npy")
+            np.save(tmp, logmag)
+            os.replace(tmp, cached)
+        kept.append((record, cached))
+    for reason, count in report.skipped.items():
+        warn(f"skipped {count} {reason} note(s) (e.g. {skipped_examples[reason]})")
+    if not kept:
+        raise AudioError(f"{notes_dir}: no usable notes (all were silent or too short)")
+
+    splits = assign_splits([r for r, _ in kept], cfg.split, cfg.seed)
+    lengths = [int(np.load(p, mmap_mode="r").shape[0]) for _, p in kept]
+    total = int(sum(lengths))
+    frames = np.lib.format.open_memmap(
+        work / "frames.npy", mode="w+", dtype=np.float16, shape=(total, fe.n_bins)
+    )
+    rows: list[dict] = []
+    slices: list[tuple[int, int]] = []
+    train_sum = np.zeros(fe.n_bins, dtype=np.float64)
+    train_sq = np.zeros(fe.n_bins, dtype=np.float64)
+    train_n = 0
+    start = 0
+    for row_idx, ((record, cached), split, n) in enumerate(zip(kept, splits, lengths)):
+        logmag = np.load(cached)
+        frames[start : start + n] = logmag
+        lab = record.label
+        rows.append({
+            "note_id": record.note_id, "file": str(record.path), "instrument": lab.instrument,
+            "pitch": lab.pitch, "pitch_class": lab.pitch_class, "octave": lab.octave,
+            "dynamics": lab.dynamics or "", "split": split, "start": start, "n_frames": n,
+        })
+        for s in slice_starts(logmag, cfg.slice_frames, cfg.slice_hop, cfg.silence_db):
+            slices.append((row_idx, start + s))
+        if split == "train":
+            x = logmag.astype(np.float64)
+            train_sum += x.sum(0)
+            train_sq += (x * x).sum(0)
+            train_n += n
+        start += n
+    frames.flush()
+    del frames
+    if train_n == 0:
+        raise ConfigError(f"{notes_dir}: the split left no training notes")
+    mean = train_sum / train_n
+    std = np.sqrt(np.maximum(train_sq / train_n - mean**2, 0.0))
+    fe.mean = torch.as_tensor(mean, dtype=torch.float32)
+    fe.std = torch.as_tensor(std, dtype=torch.float32).clamp_min(STD_FLOOR)
+    np.save(work / "slices.npy", np.asarray(slices, dtype=np.int32).reshape(-1, 2))
+    with open(work / "notes.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=NOTE_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {
+        "format": FORMAT, "version": VERSION, "fingerprint": fingerprint,
+        "source": str(notes_dir.resolve()), "config": to_dict(cfg), "frontend": fe.state(),
+        "n_notes": len(rows), "n_slices": len(slices), "n_frames": total,
+        "instruments": sorted({r["instrument"] for r in rows}),
+        "skipped": dict(report.skipped),
+    }
+    write_json(work / "prepared.json", meta)
+    shutil.rmtree(cache)
+    _swap_in(work, out_dir)
+    report.notes, report.slices = len(rows), len(slices)
+    return report
+
+
+def _swap_in(work: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` with the finished ``work`` folder (renames only)."""
+    old = out_dir.parent / f".{out_dir.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(work, out_dir)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+class PreparedDataset:
+    """A prepared dataset opened from disk (frames memory-mapped).
+
+    Attributes
+    ----------
+    root : Path
+    meta : dict
+        Contents of ``prepared.json``.
+    notes : list of dict
+        Rows of ``notes.csv`` (pitch, pitch_class, octave, start, n_frames as ints).
+    frames : np.memmap, shape (total_frames, n_bins), float16
+    slices : np.ndarray, shape (n_slices, 2), int32
+        (note row, first frame) of each slice.
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        meta_path = self.root / "prepared.json"
+        if not meta_path.is_file():
+            raise ConfigError(
+                f"{self.root}: not a prepared dataset (no prepared.json); run `move data prepare` first"
+            )
+        self.meta = read_json(meta_path)
+        if self.meta.get("format") != FORMAT:
+            raise ConfigError(f"{meta_path}: not a move prepared dataset")
+        if self.meta.get("version") != VERSION:
+            raise ConfigError(
+                f"{meta_path}: prepared with format version {self.meta.get('version')}, "
+                f"this move reads version {VERSION}; run `move data prepare` again"
+            )
+        self.config = from_dict(PrepareConfig, self.meta["config"])
+        with open(self.root / "notes.csv", newline="") as fh:
+            self.notes = list(csv.DictReader(fh))
+        for row in self.notes:
+            for key in ("pitch", "pitch_class", "octave", "start", "n_frames"):
+                row[key] = int(row[key])
+        self.frames = np.load(self.root / "frames.npy", mmap_mode="r")
+        self.slices = np.load(self.root / "slices.npy")
+
+    @property
+    def instruments(self) -> list[str]:
+        """Instruments of the dataset, sorted."""
+        return list(self.meta["instruments"])
+
+    @property
+    def slice_frames(self) -> int:
+        return self.config.slice_frames
+
+    def frontend(self) -> Frontend:
+        """The front end, with the normalisation fitted on the training notes."""
+        return Frontend.from_state(self.meta["frontend"])
+
+    def note_frames(self, row: int) -> np.ndarray:
+        """Compressed magnitudes ``[frames, bins]`` (float32) of note ``row``."""
+        note = self.notes[row]
+        return np.asarray(self.frames[note["start"] : note["start"] + note["n_frames"]], dtype=np.float32)
+
+    def select(self, split: str | None = None, instruments: Sequence[str] | None = None) -> np.ndarray:
+        """Indices (into :attr:`slices`) of the slices of a split and/or instruments."""
+        keep = np.ones(len(self.slices), dtype=bool)
+        note_rows = self.slices[:, 0]
+        if split is not None:
+            if split not in SPLITS:
+                raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+            ok = np.array([n["split"] == split for n in self.notes])
+            keep &= ok[note_rows]
+        if instruments is not None:
+            wanted = set(instruments)
+            ok = np.array([n["instrument"] in wanted for n in self.notes])
+            keep &= ok[note_rows]
+        return np.flatnonzero(keep)
+
+    def slice_tensor(self, index: np.ndarray) -> torch.Tensor:
+        """Slices ``[len(index), slice_frames, bins]`` (float16, un-normalised)."""
+        starts = self.slices[index, 1].astype(np.int64)
+        offsets = starts[:, None] + np.arange(self.slice_frames)[None, :]
+        return torch.from_numpy(np.ascontiguousarray(self.frames[offsets]))
+
+    def labels(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-slice labels: note row, instrument name, pitch (MIDI), pitch class, octave, dynamics."""
+        rows = self.slices[index, 0]
+        return {
+            "note": rows,
+            "instrument": np.array([self.notes[r]["instrument"] for r in rows]),
+            "pitch": np.array([self.notes[r]["pitch"] for r in rows], dtype=np.int64),
+            "pitch_class": np.array([self.notes[r]["pitch_class"] for r in rows], dtype=np.int64),
+            "octave": np.array([self.notes[r]["octave"] for r in rows], dtype=np.int64),
+            "dynamics": np.array([self.notes[r]["dynamics"] for r in rows]),
+        }
+
+    def summary(self) -> dict:
+        """Counts of notes and slices per split, instrument, octave and dynamics."""
+        per_slice_notes = Counter(int(r) for r in self.slices[:, 0])
+        out: dict = {
+            "notes": len(self.notes), "slices": int(len(self.slices)),
+            "frontend": self.meta["frontend"]["config"]["name"],
+            "slice": {"frames": self.config.slice_frames, "hop": self.config.slice_hop},
+            "splits": {}, "instruments": {}, "octaves": {}, "dynamics": {},
+        }
+        for i, n in enumerate(self.notes):
+            for key, value in (("splits", n["split"]), ("instruments", n["instrument"]),
+                               ("octaves", n["octave"]), ("dynamics", n["dynamics"] or "?")):
+                entry = out[key].setdefault(value, {"notes": 0, "slices": 0})
+                entry["notes"] += 1
+                entry["slices"] += per_slice_notes.get(i, 0)
+        return out
+
+
+def format_prepared_summary(summary: dict) -> str:
+    """Plain-text table of :meth:`PreparedDataset.summary`."""
+    lines = [
+        f"prepared dataset: {summary['notes']} notes, {summary['slices']} slices "
+        f"({summary['slice']['frames']} frames, hop {summary['slice']['hop']}), "
+        f"front end {summary['frontend']}"
+    ]
+    for key in ("splits", "instruments", "octaves", "dynamics"):
+        lines.append(f"{key}:")
+        for name in sorted(summary[key], key=lambda v: (str(type(v)), v)):
+            e = summary[key][name]
+            lines.append(f"  {str(name):<16} {e['notes']:>6} notes {e['slices']:>8} slices")
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""Small static HTML pages with figures and audio players (no external assets)."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from move.config import atomic_write_bytes
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1em 0; } td, th { padding: 4px 10px; border: 1px solid #ddd; }
+th { background: #f4f4f4; } figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figcaption { font-size: 0.85em; color: #555; } img { max-width: 100%; }
+audio { width: 260px; display: block; } .note { color: #666; font-size: 0.9em; }
+"""
+
+
+@dataclass
+class Section:
+    """One section of a page: a title, paragraphs, a table, images and audio clips."""
+
+    title: str
+    text: Sequence[str] = ()
+    table: Sequence[Sequence[str]] = ()  # first row is the header
+    images: Sequence[tuple[str, str]] = ()  # (relative path, caption)
+    audio: Sequence[tuple[str, str]] = ()  # (relative path, caption)
+    extra_html: str = ""
+    _: dict = field(default_factory=dict, repr=False)
+
+
+def render_page(title: str, sections: Sequence[Section], intro: str = "") -> str:
+    """HTML of a page with ``sections`` (paths relative to the page)."""
+    esc = html.escape
+    parts = [
+        "<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+    ]
+    if intro:
+        parts.append(f"<p class='note'>{esc(intro)}</p>")
+    for sec in sections:
+        parts.append(f"<section><h2>{esc(sec.title)}</h2>")
+        parts.extend(f"<p>{esc(t)}</p>" for t in sec.text)
+        if sec.table:
+            head, *rows = sec.table
+            parts.append("<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in head) + "</tr>")
+            for row in rows:
+                parts.append("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>")
+            parts.append("</table>")
+        for src, caption in sec.audio:
+            parts.append(
+                f"<figure><audio controls preload='none' src='{esc(src)}'></audio>"
+                f"<figcaption>{esc(caption)}</figcaption></figure>"
+            )
+        for src, caption in sec.images:
+            parts.append(
+                f"<figure><img src='{esc(src)}' alt='{esc(caption)}'>"
+                f"<figcaption>{esc(caption)}</figcaption></figure>"
+            )
+        if sec.extra_html:
+            parts.append(sec.extra_html)
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_page(path: str | os.PathLike, title: str, sections: Sequence[Section], intro: str = "") -> Path:
+    """Write :func:`render_page` to ``path`` atomically."""
+    atomic_write_bytes(path, render_page(title, sections, intro).encode())
+    return Path(path)

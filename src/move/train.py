@@ -1,0 +1,493 @@
+"""Training MoVE models with PyTorch Lightning.
+
+``move train --data PREPARED --out RUN_DIR`` trains a MoVE-multi model (MoVE-pair with two
+instruments) on the training slices of a prepared dataset. The slices are kept in memory
+(on the GPU when training there), so the data loader only hands out indices. Each step
+optimises
+
+    reconstruction + beta(step) * KL(q(z|x) || N(0, I)) + mmd_weight * MMD(transfers, real)
+
+where the transfers decode the batch's latents under a random other instrument at the same
+pitch, and the real slices of that instrument are drawn matched in pitch (nearest available
+pitch when the instrument has none at that pitch).
+
+A run folder holds ``config.json`` (the run's typed configs), ``checkpoints/`` (Lightning,
+for ``--resume``), ``tb/`` (TensorBoard: losses, spectrogram images of reconstructions and
+transfers) and ``model.pt``, the self-contained model file, refreshed after every
+validation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from move.config import read_json, to_dict, write_json
+from move.data.instruments import canonical_instrument
+from move.data.prepare import PreparedDataset
+from move.errors import ConfigError
+from move.model.checkpoint import ModelBundle, bundle_to_dict, save_model
+from move.model.config import ModelConfig, model_config
+from move.model.losses import kl_divergence, kl_warmup, reconstruction_loss, translation_mmd
+from move.model.move import MoVE
+
+
+@dataclass
+class TrainConfig:
+    """What is trained and how (saved in every run and checked on ``--resume``).
+
+    Attributes
+    ----------
+    preset : str
+        Model size preset (``tiny``, ``small``, ``paper``).
+    conditioning : str
+        ``film`` (MoVE) or ``concat`` (baseline).
+    instruments : tuple of str
+        Instruments to train on (empty: all instruments of the dataset).
+    max_epochs : int
+        Passes over the training slices.
+    batch_size : int
+        Slices per step.
+    lr : float
+        Adam learning rate.
+    beta_max : float
+        Final weight of the KL term.
+    kl_warmup_epochs : float
+        Epochs over which the KL weight rises linearly from 0 to ``beta_max``.
+    mmd_weight : float
+        Weight of the MMD translation criterion (0 disables it).
+    seed : int
+        Seed of initialisation and sampling.
+    grad_clip : float
+        Gradient norm clipping (0 disables it).
+    """
+
+    preset: str = "tiny"
+    conditioning: str = "film"
+    instruments: tuple[str, ...] = ()
+    max_epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta_max: float = 1.0
+    kl_warmup_epochs: float = 5.0
+    mmd_weight: float = 1000.0
+    seed: int = 0
+    grad_clip: float = 5.0
+
+
+@dataclass
+class RunConfig:
+    """Where and on what a run executes (may change between resumes)."""
+
+    accelerator: str = "auto"
+    devices: int = 1
+    num_nodes: int = 1
+    precision: str = "auto"  # auto: bf16-mixed on GPU, 32-true on CPU
+    max_minutes: float | None = None
+    progress: bool = True
+    val_every: int = 1
+    image_every: int = 5
+
+
+class SliceData:
+    """Training and validation slices of the chosen instruments, in memory.
+
+    Slices are float16 and un-normalised; :meth:`batch` normalises them on the device.
+    """
+
+    def __init__(self, ds: PreparedDataset, instruments: Sequence[str]) -> None:
+        self.instruments = list(instruments)
+        self.index_of = {name: i for i, name in enumerate(self.instruments)}
+        fe = ds.frontend()
+        if fe.mean is None or fe.std is None:
+            raise ConfigError(f"{ds.root}: the prepared dataset has no normalisation statistics")
+        self.mean = fe.mean.float()
+        self.std = fe.std.float()
+        train = ds.select("train", self.instruments)
+        valid = ds.select("valid", self.instruments)
+        if len(train) == 0:
+            raise ConfigError(f"{ds.root}: no training slices for {', '.join(self.instruments)}")
+        octaves = ds.labels(np.concatenate([train, valid]))["octave"]
+        self.octave_min = int(octaves.min())
+        self.n_octaves = int(octaves.max()) - self.octave_min + 1
+        self.train = self._split(ds, train)
+        self.valid = self._split(ds, valid) if len(valid) else None
+        labels = ds.labels(train)
+        self.pitch_range = {
+            name: (int(labels["pitch"][labels["instrument"] == name].min()),
+                   int(labels["pitch"][labels["instrument"] == name].max()))
+            for name in self.instruments
+        }
+        self._build_matcher()
+
+    def _split(self, ds: PreparedDataset, index: np.ndarray) -> dict[str, torch.Tensor]:
+        lab = ds.labels(index)
+        return {
+            "x": ds.slice_tensor(index).contiguous(),
+            "instrument": torch.tensor([self.index_of[n] for n in lab["instrument"]]),
+            "pitch": torch.from_numpy(lab["pitch"]),
+            "pitch_class": torch.from_numpy(lab["pitch_class"]),
+            "octave": torch.from_numpy(lab["octave"] - self.octave_min).clamp(0, self.n_octaves - 1),
+        }
+
+    def _build_matcher(self) -> None:
+        """Tables to draw, for (instrument, pitch), a training slice of the nearest pitch."""
+        inst = self.train["instrument"].numpy()
+        pitch = self.train["pitch"].numpy()
+        key = inst * 128 + pitch
+        order = np.argsort(key, kind="stable")
+        counts = np.bincount(key, minlength=len(self.instruments) * 128)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        nearest = np.zeros((len(self.instruments), 128), dtype=np.int64)
+        for i in range(len(self.instruments)):
+            available = np.flatnonzero(counts[i * 128 : (i + 1) * 128])
+            pos = np.arange(128)
+            choice = available[np.abs(pos[:, None] - available[None, :]).argmin(axis=1)]
+            nearest[i] = i * 128 + choice
+        self.match_order = torch.from_numpy(order)
+        self.match_start = torch.from_numpy(starts)
+        self.match_count = torch.from_numpy(counts)
+        self.match_nearest = torch.from_numpy(nearest)
+
+    def to(self, device: torch.device) -> SliceData:
+        for split in (self.train, self.valid):
+            if split is not None:
+                for k in split:
+                    split[k] = split[k].to(device, non_blocking=True)
+        for name in ("mean", "std", "match_order", "match_start", "match_count", "match_nearest"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    def batch(self, split: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Normalised slices and labels of ``idx`` (on the data's device)."""
+        idx = idx.to(split["x"].device)
+        out = {k: v[idx] for k, v in split.items()}
+        out["x"] = (out["x"].float() - self.mean) / self.std
+        return out
+
+    def matched(self, instrument: torch.Tensor, pitch: torch.Tensor, generator=None) -> torch.Tensor:
+        """Normalised training slices of ``instrument`` at (or nearest to) ``pitch``."""
+        key = self.match_nearest[instrument, pitch.clamp(0, 127)]
+        r = torch.rand(key.shape, device=key.device, generator=generator)
+        pos = self.match_start[key] + (r * self.match_count[key]).long()
+        pos = torch.minimum(pos, self.match_start[key] + self.match_count[key] - 1)
+        return (self.train["x"][self.match_order[pos]].float() - self.mean) / self.std
+
+
+class _Indices(torch.utils.data.Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def _index_loader(n: int, batch_size: int, shuffle: bool) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        _Indices(n), batch_size=min(batch_size, n), shuffle=shuffle, drop_last=shuffle and n > batch_size,
+        collate_fn=torch.tensor, num_workers=0,
+    )
+
+
+def _lightning():
+    import lightning as L
+
+    return L
+
+
+class MoVETask(_lightning().LightningModule):
+    """Lightning module: the MoVE model, its losses, logging and model-file export."""
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, data: SliceData,
+                 frontend_state: dict, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.model = MoVE(model_cfg)
+        self.train_cfg = train_cfg
+        self.data = data
+        self.frontend_state = frontend_state
+        self.warmup_steps = max(1, int(train_cfg.kl_warmup_epochs * steps_per_epoch))
+        self._data_device: torch.device | None = None
+        self.image_every = 5
+
+    # ---------------------------------------------------------------- data
+    def _ensure_data(self) -> None:
+        if self._data_device != self.device:
+            self.data.to(self.device)
+            self._data_device = self.device
+
+    def train_dataloader(self):
+        return _index_loader(len(self.data.train["x"]), self.train_cfg.batch_size, shuffle=True)
+
+    def val_dataloader(self):
+        if self.data.valid is None:
+            return []
+        return _index_loader(len(self.data.valid["x"]), 1024, shuffle=False)
+
+    # ---------------------------------------------------------------- steps
+    def _losses(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        m = self.model
+        out = m(b["x"], b["instrument"], b["pitch_class"], b["octave"])
+        rec = reconstruction_loss(out["recon"], b["x"])
+        kl = kl_divergence(out["mu"], out["logvar"])
+        losses = {"rec": rec, "kl": kl}
+        n_inst = m.config.n_instruments
+        if self.train_cfg.mmd_weight > 0 and n_inst > 1:
+            shift = torch.randint(1, n_inst, b["instrument"].shape, device=self.device)
+            target = (b["instrument"] + shift) % n_inst
+            transferred = m.decode(out["z"], target, b["pitch_class"], b["octave"])
+            real = self.data.matched(target, b["pitch"])
+            losses["mmd"] = translation_mmd(transferred, real, target)
+        return losses
+
+    def training_step(self, idx: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        self._ensure_data()
+        b = self.data.batch(self.data.train, idx)
+        losses = self._losses(b)
+        beta = kl_warmup(self.global_step, self.warmup_steps, self.train_cfg.beta_max)
+        loss = losses["rec"] + beta * losses["kl"]
+        if "mmd" in losses:
+            loss = loss + self.train_cfg.mmd_weight * losses["mmd"]
+        bs = len(idx)
+        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+        self.log("train/beta", beta, batch_size=bs)
+        for k, v in losses.items():
+            self.log(f"train/{k}", v, prog_bar=k != "kl", batch_size=bs)
+        return loss
+
+    def validation_step(self, idx: torch.Tensor, batch_idx: int) -> None:
+        self._ensure_data()
+        b = self.data.batch(self.data.valid, idx)
+        out = self.model(b["x"], b["instrument"], b["pitch_class"], b["octave"])
+        rec = reconstruction_loss(out["recon"], b["x"])
+        kl = kl_divergence(out["mu"], out["logvar"])
+        # spectral convergence in the linear magnitude domain
+        std, mean = self.data.std, self.data.mean
+        ref = torch.exp(b["x"].float() * std + mean)
+        est = torch.exp(out["recon"].float() * std + mean)
+        sc = (torch.linalg.vector_norm(est - ref, dim=(1, 2)) / torch.linalg.vector_norm(ref, dim=(1, 2))).mean()
+        bs = len(idx)
+        self.log("valid/rec", rec, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("valid/kl", kl, batch_size=bs, sync_dist=True)
+        self.log("valid/sc", sc, prog_bar=True, batch_size=bs, sync_dist=True)
+        if batch_idx == 0 and self.global_rank == 0 and self.current_epoch % self.image_every == 0:
+            self._log_images(b)
+
+    @torch.no_grad()
+    def _log_images(self, b: dict[str, torch.Tensor]) -> None:
+        logger = self.logger
+        if logger is None or not hasattr(logger, "experiment"):
+            return
+        from move.evaluate.plots import spectrogram_figure
+
+        m = self.model
+        n_inst = m.config.n_instruments
+        first = b["x"][:1]
+        ids = (b["instrument"][:1], b["pitch_class"][:1], b["octave"][:1])
+        mu, _ = m.encode(first, *ids)
+        panels = [first[0], m.decode(mu, *ids)[0]]
+        titles = [f"input ({self.data.instruments[int(ids[0])]})", "reconstruction"]
+        for t in range(n_inst):
+            if t == int(ids[0]):
+                continue
+            tgt = torch.full_like(ids[0], t)
+            panels.append(m.decode(mu, tgt, ids[1], ids[2])[0])
+            titles.append(f"to {self.data.instruments[t]}")
+        std, mean = self.data.std, self.data.mean
+        arrays = [(p.float() * std + mean).cpu().numpy() for p in panels]
+        fig = spectrogram_figure(arrays, titles)
+        logger.experiment.add_figure("valid/spectrograms", fig, self.global_step)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.model.parameters(), lr=self.train_cfg.lr)
+
+    # ---------------------------------------------------------------- export
+    def bundle(self) -> ModelBundle:
+        from move.audio.frontend import Frontend
+
+        return ModelBundle(
+            model=self.model,
+            frontend=Frontend.from_state(self.frontend_state),
+            instruments=self.data.instruments,
+            octave_min=self.data.octave_min,
+            pitch_range=self.data.pitch_range,
+            info={"train": to_dict(self.train_cfg), "epoch": int(self.current_epoch),
+                  "global_step": int(self.global_step)},
+        )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["move_model"] = bundle_to_dict(self.bundle())
+
+
+class _ExportModel(_lightning().Callback):
+    """Writes ``model.pt`` (atomically) after each validation and at the end of fitting."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _export(self, trainer, task: MoVETask) -> None:
+        if trainer.is_global_zero:
+            was_training = task.model.training
+            task.model.eval()
+            save_model(task.bundle(), self.path)
+            task.model.train(was_training)
+
+    def on_validation_epoch_end(self, trainer, task) -> None:
+        if not trainer.sanity_checking:
+            self._export(trainer, task)
+
+    def on_fit_end(self, trainer, task) -> None:
+        self._export(trainer, task)
+
+
+def _resolve_instruments(ds: PreparedDataset, wanted: Sequence[str]) -> list[str]:
+    available = ds.instruments
+    if not wanted:
+        chosen = list(available)
+    else:
+        chosen = [canonical_instrument(w, available) for w in wanted]
+        chosen = list(dict.fromkeys(chosen))
+    if len(chosen) < 2:
+        raise ConfigError(
+            f"{ds.root}: training needs at least two instruments, the selection has "
+            f"{len(chosen)} ({', '.join(chosen) or 'none'}); prepare a set with more instruments"
+        )
+    return chosen
+
+
+def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += _config_diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            diffs.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return diffs
+
+
+def train(
+    data_dir: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    config: TrainConfig | None = None,
+    run: RunConfig | None = None,
+    *,
+    resume: bool = False,
+    model_overrides: dict[str, Any] | None = None,
+) -> Path:
+    """Train a MoVE model on a prepared dataset; returns the path of ``model.pt``.
+
+    Parameters
+    ----------
+    data_dir : path-like
+        A prepared dataset (``move data prepare``).
+    run_dir : path-like
+        Run folder (config, checkpoints, TensorBoard logs, model file).
+    config : TrainConfig
+        What to train (checked against the saved config on ``resume``).
+    run : RunConfig
+        Hardware, precision, time budget, progress bar.
+    resume : bool
+        Continue the run in ``run_dir`` from its last checkpoint.
+    model_overrides : dict, optional
+        Overrides of the preset's :class:`ModelConfig` fields.
+
+    Examples
+    --------
+    >>> train("prepared/", "runs/multi4", TrainConfig(instruments=("Flute", "Violin")))  # doctest: +SKIP
+    """
+    L = _lightning()
+    cfg = config or TrainConfig()
+    run = run or RunConfig()
+    run_dir = Path(run_dir)
+    ds = PreparedDataset(data_dir)
+    instruments = _resolve_instruments(ds, cfg.instruments)
+    cfg = replace(cfg, instruments=tuple(instruments))
+    data = SliceData(ds, instruments)
+    fe = ds.frontend()
+    mcfg = model_config(
+        cfg.preset,
+        n_bins=fe.n_bins,
+        n_frames=ds.slice_frames,
+        n_instruments=len(instruments),
+        n_octaves=data.n_octaves,
+        conditioning=cfg.conditioning,
+        **(model_overrides or {}),
+    )
+    saved = {"train": to_dict(cfg), "model": to_dict(mcfg), "data": str(Path(data_dir).resolve()),
+             "data_fingerprint": ds.meta.get("fingerprint")}
+    config_path = run_dir / "config.json"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if not config_path.is_file() or not last.is_file():
+            raise ConfigError(f"{run_dir}: nothing to resume (no config.json or checkpoints/last.ckpt)")
+        old = read_json(config_path)
+        def comparable(d: dict) -> dict:  # more epochs is a legitimate reason to resume
+            out = {k: d.get(k) for k in ("train", "model", "data_fingerprint")}
+            out["train"] = {k: v for k, v in (out["train"] or {}).items() if k != "max_epochs"}
+            return out
+
+        diffs = _config_diff(comparable(old), comparable(saved))
+        if diffs:
+            raise ConfigError(
+                f"{config_path}: cannot resume, the configuration changed ({'; '.join(diffs[:4])}); "
+                "start a new run with another --out"
+            )
+    elif config_path.is_file():
+        raise ConfigError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(config_path, {**saved, "run": to_dict(run)})
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    accelerator = run.accelerator
+    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
+    precision = run.precision if run.precision != "auto" else ("bf16-mixed" if gpu else "32-true")
+    steps_per_epoch = max(1, len(data.train["x"]) // cfg.batch_size)
+    task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch)
+    task.image_every = run.image_every
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    callbacks = [
+        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="epoch{epoch:04d}",
+                        auto_insert_metric_name=False, save_last=True, save_top_k=1,
+                        monitor="valid/rec" if data.valid is not None else None, mode="min"),
+        _ExportModel(run_dir / "model.pt"),
+    ]
+    trainer = L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=cfg.max_epochs,
+        max_time={"minutes": run.max_minutes} if run.max_minutes else None,
+        accelerator=accelerator,
+        devices=run.devices,
+        num_nodes=run.num_nodes,
+        strategy="ddp" if run.devices * run.num_nodes > 1 else "auto",
+        precision=precision,
+        logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
+        callbacks=callbacks,
+        gradient_clip_val=cfg.grad_clip or None,
+        log_every_n_steps=min(50, steps_per_epoch),
+        check_val_every_n_epoch=run.val_every,
+        enable_progress_bar=run.progress,
+        enable_model_summary=run.progress,
+        num_sanity_val_steps=0,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(task, ckpt_path=str(last) if resume else None)
+    elapsed = time.perf_counter() - t0
+    summary = {**read_json(config_path), "last_fit_seconds": round(elapsed, 1),
+               "epochs_done": int(trainer.current_epoch), "parameters": task.model.n_parameters()}
+    write_json(config_path, summary)
+    return run_dir / "model.pt"
+
+
+__all__ = ["MoVETask", "RunConfig", "SliceData", "TrainConfig", "train"]

@@ -1,0 +1,76 @@
+"""Shared fixtures: small note databases and prepared sets made by the tests themselves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+torch.set_num_threads(int(os.environ.get("MOVE_TEST_THREADS", "1")))
+
+SR = 22050
+# (SOL abbreviation, relative partial amplitudes) -> clearly different timbres
+TIMBRES = {
+    "Fl": [1.0, 0.25, 0.08, 0.03],
+    "Vn": [1.0, 0.7, 0.5, 0.45, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1],
+    "ASax": [1.0, 0.2, 0.6, 0.1, 0.4, 0.05, 0.2],
+}
+
+
+def harmonic_note(midi: int, partials: list[float], duration: float = 0.8, sr: int = SR,
+                  level: float = 0.3, seed: int = 0) -> np.ndarray:
+    """A harmonic tone with attack/decay envelope and a little noise (float32)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration * sr)) / sr
+    f0 = 440.0 * 2 ** ((midi - 69) / 12)
+    y = np.zeros_like(t)
+    for k, a in enumerate(partials, start=1):
+        if k * f0 < sr / 2:
+            y += a * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+    env = np.minimum(1.0, t / 0.03) * np.exp(-1.5 * np.maximum(0.0, t - 0.5))
+    y = y * env
+    y = level * y / (np.max(np.abs(y)) + 1e-9) + 1e-4 * rng.standard_normal(len(t))
+    return y.astype(np.float32)
+
+
+def write_note(folder: Path, name: str, audio: np.ndarray, sr: int = SR) -> Path:
+    path = folder / name
+    sf.write(path, audio, sr)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_notes(tmp_path_factory) -> Path:
+    """12 SOL-named notes: 3 instruments x 4 pitches (C4..A4), mf and ff mixed."""
+    folder = tmp_path_factory.mktemp("notes")
+    names = {60: "C4", 62: "D4", 64: "E4", 67: "G4", 69: "A4", 71: "B4"}
+    for i, (abbr, partials) in enumerate(TIMBRES.items()):
+        for j, (midi, note) in enumerate(names.items()):
+            dyn = "mf" if j % 2 else "ff"
+            audio = harmonic_note(midi, partials, level=0.3 if dyn == "mf" else 0.6, seed=10 * i + j)
+            write_note(folder, f"{abbr}-ord-{note}-{dyn}.wav", audio)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_prepared(tiny_notes, tmp_path_factory) -> Path:
+    """The tiny notes prepared with the default front end (slice hop 4 for more slices)."""
+    from move.data.prepare import PrepareConfig, prepare_dataset
+
+    out = tmp_path_factory.mktemp("prepared") / "set"
+    prepare_dataset(tiny_notes, out, PrepareConfig(slice_hop=4), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_prepared, tmp_path_factory) -> Path:
+    """A tiny MoVE model trained for a few epochs on the tiny prepared set (model.pt)."""
+    from move.train import RunConfig, TrainConfig, train
+
+    run = tmp_path_factory.mktemp("runs") / "run"
+    cfg = TrainConfig(preset="tiny", max_epochs=3, batch_size=32, kl_warmup_epochs=1)
+    return train(tiny_prepared, run, cfg, RunConfig(accelerator="cpu", progress=False))
