@@ -141,11 +141,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timing repetitions (median)")
     parser.add_argument("--frontends", nargs="+", default=None, help=f"subset of {FRONTENDS}")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--save-notes", default=None, help="save the notes used (.npz)")
+    parser.add_argument("--notes", default=None, help="use notes saved by --save-notes")
     args = parser.parse_args(argv)
 
     notes_spec = QUICK_NOTES if args.quick else default_notes()
     repeats = args.repeats or (1 if args.quick else 3)
-    notes, source = load_notes(notes_spec, args.seconds, args.synthetic)
+    if args.notes:
+        saved = np.load(args.notes, allow_pickle=False)
+        names = [(str(n), int(m)) for n, m in zip(saved["instruments"], saved["midi"])]
+        notes, source = list(zip(names, saved["audio"])), str(saved["source"])
+        notes = notes[: len(notes_spec)] if args.quick else notes
+        args.seconds = notes[0][1].shape[-1] / SAMPLE_RATE
+    else:
+        notes, source = load_notes(notes_spec, args.seconds, args.synthetic)
+    if args.save_notes:
+        np.savez(
+            args.save_notes,
+            instruments=np.array([n for (n, _), _ in notes]),
+            midi=np.array([m for (_, m), _ in notes]),
+            audio=np.stack([a for _, a in notes]),
+            source=np.array(source),
+        )
     print(f"notes: {len(notes)} x {args.seconds:g} s at {SAMPLE_RATE} Hz; {source}")
     print(f"torch {torch.__version__}, threads {args.threads}, median of {repeats} run(s)")
     print("speeds in x real time (audio seconds per wall-clock second); PGHI compile excluded\n")

@@ -10,31 +10,12 @@ import pytest
 import soundfile as sf
 import torch
 
+from move.audio.synthetic import TIMBRES, harmonic_note
+
 torch.set_num_threads(int(os.environ.get("MOVE_TEST_THREADS", "1")))
 
 SR = 22050
-# (SOL abbreviation, relative partial amplitudes) -> clearly different timbres
-TIMBRES = {
-    "Fl": [1.0, 0.25, 0.08, 0.03],
-    "Vn": [1.0, 0.7, 0.5, 0.45, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1],
-    "ASax": [1.0, 0.2, 0.6, 0.1, 0.4, 0.05, 0.2],
-}
-
-
-def harmonic_note(midi: int, partials: list[float], duration: float = 0.8, sr: int = SR,
-                  level: float = 0.3, seed: int = 0) -> np.ndarray:
-    """A harmonic tone with attack/decay envelope and a little noise (float32)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(duration * sr)) / sr
-    f0 = 440.0 * 2 ** ((midi - 69) / 12)
-    y = np.zeros_like(t)
-    for k, a in enumerate(partials, start=1):
-        if k * f0 < sr / 2:
-            y += a * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
-    env = np.minimum(1.0, t / 0.03) * np.exp(-1.5 * np.maximum(0.0, t - 0.5))
-    y = y * env
-    y = level * y / (np.max(np.abs(y)) + 1e-9) + 1e-4 * rng.standard_normal(len(t))
-    return y.astype(np.float32)
+__all__ = ["TIMBRES", "harmonic_note", "write_note"]
 
 
 def write_note(folder: Path, name: str, audio: np.ndarray, sr: int = SR) -> Path:
@@ -48,7 +29,8 @@ def tiny_notes(tmp_path_factory) -> Path:
     """12 SOL-named notes: 3 instruments x 4 pitches (C4..A4), mf and ff mixed."""
     folder = tmp_path_factory.mktemp("notes")
     names = {60: "C4", 62: "D4", 64: "E4", 67: "G4", 69: "A4", 71: "B4"}
-    for i, (abbr, partials) in enumerate(TIMBRES.items()):
+    for i, abbr in enumerate(("Fl", "Vn", "ASax")):
+        partials = TIMBRES[abbr]
         for j, (midi, note) in enumerate(names.items()):
             dyn = "mf" if j % 2 else "ff"
             audio = harmonic_note(midi, partials, level=0.3 if dyn == "mf" else 0.6, seed=10 * i + j)

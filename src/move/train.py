@@ -383,6 +383,7 @@ def train(
     *,
     resume: bool = False,
     model_overrides: dict[str, Any] | None = None,
+    extra_callbacks: Sequence[Any] = (),
 ) -> Path:
     """Train a MoVE model on a prepared dataset; returns the path of ``model.pt``.
 
@@ -400,6 +401,8 @@ def train(
         Continue the run in ``run_dir`` from its last checkpoint.
     model_overrides : dict, optional
         Overrides of the preset's :class:`ModelConfig` fields.
+    extra_callbacks : sequence of lightning.Callback
+        More callbacks (benchmarks use one to measure throughput).
 
     Examples
     --------
@@ -462,6 +465,7 @@ def train(
                         auto_insert_metric_name=False, save_last=True, save_top_k=1,
                         monitor="valid/rec" if data.valid is not None else None, mode="min"),
         _ExportModel(run_dir / "model.pt"),
+        *extra_callbacks,
     ]
     trainer = L.Trainer(
         default_root_dir=run_dir,

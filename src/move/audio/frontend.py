@@ -53,6 +53,7 @@ __all__ = [
     "frontend_config",
     "make_frontend",
     "roundtrip",
+    "warm_up",
 ]
 
 FRONTENDS: tuple[str, ...] = ("stft", "nsgt-mel")
@@ -161,8 +162,14 @@ def _validate(cfg: FrontendConfig) -> None:
             raise ConfigError(f"front end {cfg.name}: {field} must be an integer, got {value!r}")
     for field in _FLOAT_FIELDS:
         value = getattr(cfg, field)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"front end {cfg.name}: {field} must be a finite number, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ConfigError(
+                f"front end {cfg.name}: {field} must be a finite number, got {value!r}"
+            )
     checks = [
         (cfg.sample_rate > 0, "sample_rate must be positive"),
         (cfg.hop_length > 0, "hop_length must be positive"),
@@ -441,6 +448,8 @@ class StftFrontend(Frontend):
         self.n_fft = int(config.n_fft)
         self.n_bins = self.n_fft // 2 + 1
         self.n_complex_bins = self.n_bins
+        #: Centre frequency of each bin in Hz.
+        self.frequencies = np.arange(self.n_bins) * config.sample_rate / self.n_fft
 
     def n_frames(self, n_samples: int) -> int:
         return _stft.stft_n_frames(n_samples, self.hop_length)
@@ -481,6 +490,8 @@ class NsgtMelFrontend(Frontend):
         )
         self.n_bins = int(config.n_bins)
         self.n_complex_bins = self.n_bins + 2
+        #: Centre frequency of each mel bin in Hz.
+        self.frequencies = self.transform.centres[1:-1]
 
     def n_frames(self, n_samples: int) -> int:
         return self.transform.n_frames(n_samples)

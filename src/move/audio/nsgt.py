@@ -49,7 +49,7 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def _nodes(sample_rate: int, n_bins: int, fmin: float, fmax: float) -> np.ndarray:
+def band_nodes(sample_rate: int, n_bins: int, fmin: float, fmax: float) -> np.ndarray:
     """Band centres in Hz: 0 (low-pass), ``n_bins`` mel-spaced centres, Nyquist (high-pass)."""
     centres = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_bins))
     return np.concatenate([[0.0], centres, [sample_rate / 2.0]])
@@ -67,7 +67,7 @@ def max_hop_length(
     >>> max_hop_length()  # 500 bins, 30 Hz - 11 kHz at 22 050 Hz: widest band 129.4 Hz
     170
     """
-    nodes = _nodes(sample_rate, n_bins, fmin, fmax)
+    nodes = band_nodes(sample_rate, n_bins, fmin, fmax)
     widest = float(np.max(nodes[2:] - nodes[:-2]))
     return int(math.floor(sample_rate / widest))
 
@@ -143,7 +143,7 @@ class NsgtMel:
         self.hop_length = int(hop_length)
         self.n_bins = int(n_bins)
         self.n_bands = self.n_bins + 2
-        self.centres = _nodes(sample_rate, n_bins, fmin, fmax)
+        self.centres = band_nodes(sample_rate, n_bins, fmin, fmax)
         self._plans: dict[tuple[int, str], _Plan] = {}
 
     def n_frames(self, n_samples: int) -> int:

@@ -1,0 +1,125 @@
+"""Training throughput (slices/s) per preset and device, and note transfer time on CPU.
+
+Builds a synthetic note database (harmonic tones of 4 "instruments"), prepares it with
+the default front end, then trains each preset through the real `move.train.train`
+(Lightning, MMD included) and reports slices per second after a warm-up epoch.
+
+    python benchmarks/train_speed.py                 # CPU, tiny and paper presets
+    python benchmarks/train_speed.py --device gpu --presets tiny,small,paper --batch-size 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from move.audio.synthetic import TIMBRES, harmonic_note
+from move.data.instruments import note_name
+from move.data.prepare import PrepareConfig, prepare_dataset
+from move.train import RunConfig, TrainConfig, train
+
+PARTIALS = TIMBRES
+
+
+def make_database(folder: Path, pitches: int, duration: float) -> None:
+    for i, (abbr, partials) in enumerate(PARTIALS.items()):
+        for j in range(pitches):
+            midi = 55 + j
+            audio = harmonic_note(midi, partials, duration=duration, seed=100 * i + j)
+            sf.write(folder / f"{abbr}-ord-{note_name(midi)}-mf.wav", audio, 22050)
+
+
+class Throughput:
+    """Lightning callback: slices per second from the second epoch on."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size, self.t0, self.slices, self.seconds = batch_size, None, 0, 0.0
+
+    def _sync(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        if trainer.current_epoch >= 1:
+            self._sync()
+            self.t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        if self.t0 is not None:
+            self._sync()
+            self.seconds += time.perf_counter() - self.t0
+            self.slices += trainer.num_training_batches * self.batch_size
+            self.t0 = None
+
+
+def bench_training(prepared: Path, preset: str, device: str, batch_size: int, epochs: int,
+                   out: Path) -> tuple[float, int]:
+    import lightning as L
+
+    meter = Throughput(batch_size)
+    cb = type("ThroughputCallback", (L.Callback,), {
+        "on_train_epoch_start": lambda self, t, m: meter.on_train_epoch_start(t, m),
+        "on_train_epoch_end": lambda self, t, m: meter.on_train_epoch_end(t, m),
+    })()
+    cfg = TrainConfig(preset=preset, max_epochs=epochs, batch_size=batch_size)
+    run = RunConfig(accelerator=device, progress=False, val_every=10_000, image_every=10_000)
+    path = train(prepared, out / f"{preset}-{device}", cfg, run, extra_callbacks=[cb])
+    from move.model.checkpoint import load_model_file
+
+    params = load_model_file(path).model.n_parameters()
+    return meter.slices / max(meter.seconds, 1e-9), params
+
+
+def bench_transfer(model_path: Path, seconds: float = 5.0, repeats: int = 3) -> float:
+    from move.transfer import load_model
+
+    model = load_model(model_path)
+    audio = harmonic_note(60, TIMBRES["Fl"], duration=seconds)
+    source, target = model.instruments[0], model.instruments[1]
+    model.transfer(audio, 22050, source=source, target=target, pitch=57)  # warm-up (numba)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        model.transfer(audio, 22050, source=source, target=target, pitch=57)
+    return (time.perf_counter() - t0) / repeats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
+    ap.add_argument("--presets", default="tiny,paper")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--pitches", type=int, default=12, help="notes per instrument")
+    ap.add_argument("--duration", type=float, default=2.0, help="seconds per note")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "notes").mkdir()
+        make_database(tmp / "notes", args.pitches, args.duration)
+        prepare_dataset(tmp / "notes", tmp / "prepared", PrepareConfig(slice_hop=1), progress=False)
+        n = int(np.load(tmp / "prepared" / "slices.npy").shape[0])
+        device_name = torch.cuda.get_device_name() if args.device == "gpu" else f"CPU, {args.threads} threads"
+        print(f"training throughput on {device_name}, {n} slices, batch {args.batch_size}")
+        print(f"{'preset':<8} {'parameters':>12} {'slices/s':>10}")
+        last = None
+        for preset in args.presets.split(","):
+            rate, params = bench_training(tmp / "prepared", preset, args.device, args.batch_size,
+                                          args.epochs, tmp)
+            print(f"{preset:<8} {params:>12,} {rate:>10.0f}", flush=True)
+            last = tmp / f"{preset}-{args.device}" / "model.pt"
+        if last is not None:
+            sec = bench_transfer(last)
+            print(f"transfer of a 5 s note on CPU ({args.presets.split(',')[-1]}): {sec:.2f} s "
+                  f"({5.0 / sec:.1f}x real time)")
+
+
+if __name__ == "__main__":
+    main()
