@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,25 +37,31 @@ def make_database(folder: Path, pitches: int, duration: float) -> None:
 
 
 class Throughput:
-    """Lightning callback: slices per second from the second epoch on."""
+    """Steady-state training throughput: slices per second over whole epochs' steps.
+
+    Times from the start of each epoch's second batch to the end of its last batch (the
+    device synchronised at both ends), so start-up, the first (warm-up) epoch, and the
+    epoch-end work (checkpoints, validation) are left out.
+    """
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size, self.t0, self.slices, self.seconds = batch_size, None, 0, 0.0
 
-    def _sync(self) -> None:
+    @staticmethod
+    def _sync() -> None:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
 
-    def on_train_epoch_start(self, trainer, module) -> None:
-        if trainer.current_epoch >= 1:
+    def on_train_batch_start(self, trainer, batch_idx: int) -> None:
+        if trainer.current_epoch >= 1 and batch_idx == 1:
             self._sync()
-            self.t0 = time.perf_counter()
+            self.t0, self.first = time.perf_counter(), batch_idx
 
-    def on_train_epoch_end(self, trainer, module) -> None:
-        if self.t0 is not None:
+    def on_train_batch_end(self, trainer, batch_idx: int) -> None:
+        if self.t0 is not None and batch_idx == trainer.num_training_batches - 1:
             self._sync()
             self.seconds += time.perf_counter() - self.t0
-            self.slices += trainer.num_training_batches * self.batch_size
+            self.slices += (batch_idx - self.first + 1) * self.batch_size
             self.t0 = None
 
 
@@ -64,8 +71,8 @@ def bench_training(prepared: Path, preset: str, device: str, batch_size: int, ep
 
     meter = Throughput(batch_size)
     cb = type("ThroughputCallback", (L.Callback,), {
-        "on_train_epoch_start": lambda self, t, m: meter.on_train_epoch_start(t, m),
-        "on_train_epoch_end": lambda self, t, m: meter.on_train_epoch_end(t, m),
+        "on_train_batch_start": lambda self, t, m, b, i: meter.on_train_batch_start(t, i),
+        "on_train_batch_end": lambda self, t, m, o, b, i: meter.on_train_batch_end(t, i),
     })()
     cfg = TrainConfig(preset=preset, max_epochs=epochs, batch_size=batch_size)
     run = RunConfig(accelerator=device, progress=False, val_every=10_000, image_every=10_000)
@@ -99,6 +106,11 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per note")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    import logging
+
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -1,9 +1,11 @@
 """Quick quality figures of a model on the held-out (test) notes of a prepared dataset.
 
 Reconstruction spectral convergence (audio after inversion, on a common STFT) per
-instrument, and for every source -> target pair the shift of the mean spectral centroid:
-(centroid(transfers) - centroid(source notes)) / (centroid(target notes) - centroid(source
-notes)) -- 0 = did not move, 1 = reached the target instrument's mean.
+instrument, and for every source -> target pair the pitch-matched shift of the spectral
+centroid: over the held-out source notes whose pitch and dynamics the target instrument
+also has in the dataset, (mean centroid of the transfers - mean centroid of the source
+notes) / (mean centroid of the real target notes at those pitches - mean centroid of the
+source notes): 0 = did not move, 1 = reached the real target instrument.
 
     python benchmarks/transfer_quality.py --model src/move/assets/default_model.pt --data prepared/
 """
@@ -46,31 +48,43 @@ def main() -> None:
     ds = PreparedDataset(args.data)
     notes = {i: [n for n in ds.notes if n["split"] == args.split and n["instrument"] == i][: args.max_notes]
              for i in model.instruments}
+    by_key = {(n["instrument"], n["pitch"], n["dynamics"]): n for n in ds.notes}
+    cache: dict[str, float] = {}
+
+    def note_centroid(row: dict) -> float:
+        if row["file"] not in cache:
+            cache[row["file"]] = centroid(*load_audio(row["file"]))
+        return cache[row["file"]]
+
     src_centroid, rec_sc = {}, {}
-    trans_centroid: dict[tuple[str, str], list[float]] = {}
+    pairs: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for inst, rows in notes.items():
         cs, scs = [], []
         for n in rows:
             x, sr = load_audio(n["file"])
-            cs.append(centroid(x, sr))
+            cs.append(note_centroid(n))
             rec = model.reconstruct(x, sr, source=inst, pitch=n["pitch"])
             scs.append(spectral_convergence(x, rec))
             for tgt in model.instruments:
-                if tgt != inst:
-                    y = model.transfer(x, sr, source=inst, target=tgt, pitch=n["pitch"])
-                    trans_centroid.setdefault((inst, tgt), []).append(centroid(y, sr))
+                real = by_key.get((tgt, n["pitch"], n["dynamics"]))
+                if tgt == inst or real is None:
+                    continue
+                y = model.transfer(x, sr, source=inst, target=tgt, pitch=n["pitch"])
+                pairs.setdefault((inst, tgt), []).append(
+                    (note_centroid(n), centroid(y, sr), note_centroid(real)))
         src_centroid[inst], rec_sc[inst] = float(np.mean(cs)), float(np.mean(scs))
     print(f"{len(sum(notes.values(), []))} {args.split} notes")
     print(f"{'instrument':<14} {'notes':>5} {'rec SC':>7} {'centroid Hz':>12}")
     for inst in model.instruments:
         print(f"{inst:<14} {len(notes[inst]):>5} {rec_sc[inst]:>7.3f} {src_centroid[inst]:>12.0f}")
-    print(f"\n{'source -> target':<28} {'src Hz':>7} {'transfer Hz':>11} {'target Hz':>9} {'shift':>6}")
+    print(f"\n{'source -> target':<28} {'notes':>5} {'src Hz':>7} {'transfer Hz':>11} "
+          f"{'target Hz':>9} {'shift':>6}")
     shifts = []
-    for (s, t), cs in trans_centroid.items():
-        c = float(np.mean(cs))
-        shift = (c - src_centroid[s]) / (src_centroid[t] - src_centroid[s])
+    for (s, t), rows in pairs.items():
+        src, trans, tgt = (float(np.mean(v)) for v in zip(*rows))
+        shift = (trans - src) / (tgt - src)
         shifts.append(shift)
-        print(f"{s + ' -> ' + t:<28} {src_centroid[s]:>7.0f} {c:>11.0f} {src_centroid[t]:>9.0f} {shift:>6.2f}")
+        print(f"{s + ' -> ' + t:<28} {len(rows):>5} {src:>7.0f} {trans:>11.0f} {tgt:>9.0f} {shift:>6.2f}")
     print(f"\nmean reconstruction SC {np.mean(list(rec_sc.values())):.3f}; "
           f"median centroid shift {np.median(shifts):.2f}")
 

@@ -110,6 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = RunConfig(
         accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
         precision=args.precision, max_minutes=args.max_minutes, progress=not args.no_progress,
+        val_every=args.val_every, checkpoint_every=args.checkpoint_every,
     )
     model_path = train(args.data, args.out, cfg, run, resume=args.resume)
     print(f"model written: {model_path}")
@@ -236,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", help="auto (bf16-mixed on GPU), 32-true, bf16-mixed")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, batch jobs)")
+    p.add_argument("--val-every", type=int, default=1, help="validate every N epochs")
+    p.add_argument("--checkpoint-every", type=int, default=1,
+                   help="checkpoint and export model.pt every N epochs (and at the end)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("transfer", help="transfer notes to other instruments' timbres")

@@ -93,7 +93,8 @@ class RunConfig:
     max_minutes: float | None = None
     progress: bool = True
     val_every: int = 1
-    image_every: int = 5
+    checkpoint_every: int = 1
+    image_every: int = 10
 
 
 class SliceData:
@@ -331,8 +332,9 @@ class MoVETask(_lightning().LightningModule):
 class _ExportModel(_lightning().Callback):
     """Writes ``model.pt`` (atomically) after each validation and at the end of fitting."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, every: int = 1) -> None:
         self.path = path
+        self.every = max(1, every)
 
     def _export(self, trainer, task: MoVETask) -> None:
         if trainer.is_global_zero:
@@ -342,7 +344,7 @@ class _ExportModel(_lightning().Callback):
             task.model.train(was_training)
 
     def on_validation_epoch_end(self, trainer, task) -> None:
-        if not trainer.sanity_checking:
+        if not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every == 0:
             self._export(trainer, task)
 
     def on_fit_end(self, trainer, task) -> None:
@@ -451,6 +453,7 @@ def train(
     write_json(config_path, {**saved, "run": to_dict(run)})
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    torch.set_float32_matmul_precision("high")
     accelerator = run.accelerator
     gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
     precision = run.precision if run.precision != "auto" else ("bf16-mixed" if gpu else "32-true")
@@ -463,8 +466,9 @@ def train(
     callbacks = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="epoch{epoch:04d}",
                         auto_insert_metric_name=False, save_last=True, save_top_k=1,
+                        every_n_epochs=max(1, run.checkpoint_every),
                         monitor="valid/rec" if data.valid is not None else None, mode="min"),
-        _ExportModel(run_dir / "model.pt"),
+        _ExportModel(run_dir / "model.pt", run.checkpoint_every),
         *extra_callbacks,
     ]
     trainer = L.Trainer(
