@@ -79,6 +79,41 @@ def test_transfer_command_end_to_end(capsys, tiny_model, tmp_path):
     assert code == 2 and "Alto-Sax, Flute, Violin" in err
 
 
+def test_transfer_refuses_silent_and_too_short_input(capsys, tmp_path):
+    silent = write_note(tmp_path, "Fl-ord-C4-mf.wav", np.zeros(22050, dtype=np.float32))
+    code, _, err = run_cli(capsys, "transfer", str(silent), "--to", "violin")
+    assert code == 2 and "Fl-ord-C4-mf.wav: silent" in err
+    short = write_note(tmp_path, "Vn-ord-C4-mf.wav", harmonic_note(60, TIMBRES["Vn"], duration=0.1))
+    code, _, err = run_cli(capsys, "transfer", str(short), "--to", "flute")
+    assert code == 2 and "Vn-ord-C4-mf.wav: too short" in err
+
+
+def test_python_api_uses_the_default_model():
+    import move
+
+    model = move.load_model()
+    audio = harmonic_note(69, TIMBRES["Fl"], duration=0.6)
+    out = model.transfer(audio, 22050, source="Flute", target="Violin", pitch="A4")
+    assert out.shape == audio.shape and np.abs(out).max() > 1e-3
+
+
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "move.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("move ")
+
+
+def test_synth_command_writes_audio_animation_and_json(capsys, tmp_path):
+    import json
+
+    code, out, err = run_cli(capsys, "synth", "--path", "linear", "--instrument", "flute",
+                             "--note", "A4", "--from-z=-1,0,0.5", "--to-z=1,0.5,0",
+                             "--duration", "0.5", "--points", "8", "--out", str(tmp_path))
+    assert code == 0, err
+    record = json.loads((tmp_path / "linear_Flute_path.json").read_text())
+    assert len(record["path"]) == 8 and record["path"][0] == [-1.0, 0.0, 0.5]
+    y, sr = sf.read(tmp_path / "linear_Flute.wav")
+    assert sr == 22050 and len(y) == round(0.5 * 22050)
+    assert (tmp_path / "linear_Flute.gif").stat().st_size > 1000
+    code, _, err = run_cli(capsys, "synth", "--instrument", "flute", "--from-z", "1,2",
+                           "--to-z", "0,0,0", "--out", str(tmp_path))
+    assert code == 2 and "--from-z '1,2': expected three coordinates" in err

@@ -157,6 +157,39 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- synth
+def _vector(text: str | None, flag: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise MoveError(f"{flag} {text!r}: expected three numbers like 0.5,-1,2") from None
+    if len(values) != 3:
+        raise MoveError(f"{flag} {text!r}: expected three coordinates, got {len(values)}")
+    return values
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from move.synth import synthesize
+    from move.transfer import load_model
+
+    if (args.from_z is None) != (args.to_z is None) and args.path != "shooting":
+        raise MoveError("give both --from-z and --to-z, or --random SEED")
+    model = load_model(args.model)
+    notes = _csv_list(args.note) or []
+    record = synthesize(
+        model, kind=args.path, instrument=args.instrument,
+        note=notes if len(notes) > 1 else notes[0] if notes else "C4",
+        z0=_vector(args.from_z, "--from-z"), z1=_vector(args.to_z, "--to-z"),
+        v0=_vector(args.velocity, "--velocity"), seed=args.random, duration=args.duration,
+        transfer_to=args.transfer_to, n=args.points, out_dir=Path(args.out), warn=_warn,
+    )
+    for role, path in record.get("paths", {}).items():
+        print(f"{role:>10}: {path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     from move.demo import run_demo
@@ -252,6 +285,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reconstruct", action="store_true", help="also decode with the source condition")
     p.add_argument("--sr", help="output rate in Hz, or 'input' (default: 22050)")
     p.set_defaults(func=cmd_transfer)
+
+    p = sub.add_parser("synth", help="synthesize sound along a path in the 3-d latent space")
+    p.add_argument("--model", help="model file (default: the shipped default model)")
+    p.add_argument("--path", default="linear", choices=("linear", "geodesic", "shooting"))
+    p.add_argument("--instrument", required=True, help="decoding instrument")
+    p.add_argument("--note", default="C4", help="note, or comma-separated notes for a melody")
+    p.add_argument("--from-z", help="start point x,y,z (write --from-z=-1,0,2 for negatives)")
+    p.add_argument("--to-z", help="end point x,y,z (shooting: sets the initial velocity to-from)")
+    p.add_argument("--velocity", help="initial velocity x,y,z for --path shooting")
+    p.add_argument("--random", type=int, default=None, metavar="SEED",
+                   help="draw the endpoints from the prior with this seed")
+    p.add_argument("--duration", type=float, default=4.0, help="seconds of sound")
+    p.add_argument("--points", type=int, default=64, help="points on the path")
+    p.add_argument("--transfer-to", help="also decode the path under this instrument")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("demo", help="run the demo on the shipped default model and examples")
     p.add_argument("--out", default="out/demo", help="output folder")

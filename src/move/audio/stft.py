@@ -223,6 +223,20 @@ def istft(
     return out.reshape(*lead, length)
 
 
+@functools.lru_cache(maxsize=1)
+def _pghi_kernel():
+    """``pghipy.pghi`` compiled with numba's on-disk cache (compiled once per machine, not
+    once per process); falls back to pghipy's own jitted function."""
+    from pghipy import pghipy
+
+    try:
+        import numba
+
+        return numba.njit(cache=True)(pghipy.pghi.py_func)
+    except Exception:  # pragma: no cover - numba without caching support
+        return pghipy.pghi
+
+
 def pghi_phase(magnitude: torch.Tensor, n_fft: int = 1024, hop_length: int = 256) -> torch.Tensor:
     """Phase from magnitudes by Phase Gradient Heap Integration (``pghipy.pghi``).
 
@@ -241,8 +255,7 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int = 1024, hop_length: int = 256
     phase : torch.Tensor, float32, shape like ``magnitude``
         Phase in radians; zero where the magnitude is more than 120 dB below its peak.
     """
-    from pghipy.pghipy import pghi
-
+    pghi = _pghi_kernel()
     gamma = pghi_gamma(n_fft)
     mags = magnitude.detach().to("cpu", torch.float64).reshape(-1, *magnitude.shape[-2:]).numpy()
     phases = np.empty_like(mags)
