@@ -149,7 +149,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         transfer_files(
             _input_files(Path(args.input)), targets, model,
             Path(args.out) if args.out else None, source=args.source, pitch=args.pitch,
-            reconstruct=args.reconstruct, out_sr=out_sr,
+            reconstruct=args.reconstruct, out_sr=out_sr, mode=args.mode, warn=_warn,
         )
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -275,13 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint and export model.pt every N epochs (and at the end)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("transfer", help="transfer notes to other instruments' timbres")
-    p.add_argument("input", help="a note file or a folder of notes")
+    p = sub.add_parser("transfer", help="transfer notes or solos to other instruments' timbres")
+    p.add_argument("input", help="a note or solo file, or a folder of them")
     p.add_argument("--to", help="target instrument(s), comma-separated")
     p.add_argument("--model", help="model file (default: the shipped default model)")
     p.add_argument("--out", help="output file (.wav) or folder (default: beside the input)")
     p.add_argument("--from", dest="source", help="source instrument (default: from the SOL name)")
-    p.add_argument("--pitch", help="note, e.g. C4 (default: from the SOL name, else pYIN)")
+    p.add_argument("--pitch", help="note (C4), or a MIDI file aligned with a solo "
+                   "(default: the SOL name for notes, pYIN pitch tracking otherwise)")
+    p.add_argument("--mode", default="auto", choices=("auto", "note", "solo"),
+                   help="auto: SOL-named files up to 8 s are notes, the rest solos")
     p.add_argument("--reconstruct", action="store_true", help="also decode with the source condition")
     p.add_argument("--sr", help="output rate in Hz, or 'input' (default: 22050)")
     p.set_defaults(func=cmd_transfer)

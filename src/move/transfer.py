@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,6 +33,12 @@ from move.errors import AudioError, CheckpointError, LabelError
 from move.model.checkpoint import ModelBundle, load_model_file
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
+#: Longest spectrogram (in seconds) inverted in one piece.
+INVERT_CHUNK_SECONDS = 30.0
+#: Overlap of consecutive inversion chunks; the cross-fade is its middle half.
+INVERT_OVERLAP_SECONDS = 1.0
+#: Inputs longer than this (seconds) are treated as solos by ``--mode auto``.
+NOTE_MAX_SECONDS = 8.0
 #: Frames between consecutive decoded slices (overlap-add); 1/4 of a 16-frame slice.
 SLICE_HOP = 4
 #: Input frames more than this many dB under the file's peak are gated to the input.
@@ -45,6 +52,16 @@ class PitchConditioning:
     pitch_class: np.ndarray  # [frames] int
     octave_index: np.ndarray  # [frames] int
     folded: int = 0  # frames whose octave was outside the model's range
+
+
+@dataclass
+class SoloResult:
+    """Outputs of :meth:`TimbreModel.transfer_solo`."""
+
+    outputs: dict[str | None, np.ndarray]  # target (None: reconstruction) -> audio
+    frame_midi: np.ndarray  # MIDI pitch per front-end frame used for conditioning
+    track: Any  # move.audio.pitch.PitchTrack, or None when the pitch was given
+    folded_frames: int = 0
 
 
 class TimbreModel:
@@ -113,12 +130,18 @@ class TimbreModel:
         target: str | None,
         cond: PitchConditioning,
         batch_size: int = 256,
+        envelope: str = "model",
     ) -> torch.Tensor:
         """Decode a compressed-magnitude spectrogram ``[frames, bins]`` under ``target``.
 
-        ``target=None`` reconstructs (decodes with the source condition). Returns the
-        compressed magnitudes of the output, same shape as ``logmag``.
+        ``target=None`` reconstructs (decodes with the source condition). With
+        ``envelope="input"`` each output frame is scaled to the input frame's level (the
+        performance's dynamics and note onsets, which 120 ms slices smear, are kept
+        exactly); ``"model"`` keeps the decoded levels. Returns the compressed magnitudes
+        of the output, same shape as ``logmag``.
         """
+        if envelope not in ("model", "input"):
+            raise ValueError(f"envelope must be 'model' or 'input', got {envelope!r}")
         fe, m, n = self.frontend, self.model, self.n_frames
         frames = logmag.shape[0]
         src = self.instruments.index(self.instrument(source))
@@ -152,10 +175,16 @@ class TimbreModel:
             ti = torch.full((len(s),), tgt, device=self.device)
             mu, _ = m.encode(slices, si, p, o)
             dec = m.decode(mu, ti, p, o)
-            out.index_add_(0, idx.reshape(-1), (dec * window[None, :, None]).reshape(-1, fe.n_bins))
-            weight.index_add_(0, idx.reshape(-1), window.repeat(len(s))[:, None])
+            # a frame takes its sound from the slices conditioned on its own pitch
+            key = torch.as_tensor(pc * 16 + oc, device=self.device)
+            same = key[idx] == key[torch.as_tensor(centre, device=self.device)][:, None]
+            w = window[None, :] * torch.where(same, 1.0, 1e-3)
+            out.index_add_(0, idx.reshape(-1), (dec * w[:, :, None]).reshape(-1, fe.n_bins))
+            weight.index_add_(0, idx.reshape(-1), w.reshape(-1, 1))
         y = out / weight.clamp_min(1e-6)
         y = fe.denormalize(y[pad_front : pad_front + frames].cpu())
+        if envelope == "input":
+            y = follow_envelope(logmag.float(), y)
         return self._gate(logmag.float(), y)
 
     @staticmethod
@@ -168,11 +197,16 @@ class TimbreModel:
         return g * out + (1.0 - g) * inp
 
     def render(self, logmag: torch.Tensor, n_samples: int, sr: int) -> np.ndarray:
-        """Invert compressed magnitudes to ``n_samples`` of audio at rate ``sr``."""
+        """Invert compressed magnitudes to ``n_samples`` of audio at rate ``sr``.
+
+        Spectrograms longer than :data:`INVERT_CHUNK_SECONDS` are inverted in chunks that
+        overlap by :data:`INVERT_OVERLAP_SECONDS` and are cross-faded (equal power), so
+        memory stays bounded for inputs of any length.
+        """
         fe_sr = self.frontend.config.sample_rate
         length = int(round(n_samples * fe_sr / sr))
         with torch.no_grad():
-            audio = self.frontend.invert(logmag, length=length).numpy()
+            audio = invert_chunked(self.frontend, logmag, length)
         if sr != fe_sr:
             audio = resample(audio, fe_sr, sr)
         audio = audio[:n_samples]
@@ -226,10 +260,140 @@ class TimbreModel:
         n_out = int(round(len(audio) * out_sr / sr))
         return self.render(out, n_out, out_sr)
 
+    def transfer_solo(
+        self,
+        audio: np.ndarray,
+        sr: int,
+        *,
+        source: str,
+        targets: Sequence[str | None],
+        pitch: str | os.PathLike | int | None = None,
+        out_sr: int | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> SoloResult:
+        """Transfer a monophonic solo of any length to each of ``targets``.
+
+        The pitch is tracked once with pYIN (or taken from a MIDI file or one note given
+        as ``pitch``) and turned into per-frame pitch class and octave; the analysis and
+        the pitch are shared by all targets. Unvoiced frames take the neighbouring note;
+        silent frames stay silent (the gate). Octaves outside the model's are folded in,
+        with a warning that counts the frames.
+
+        Parameters
+        ----------
+        audio : np.ndarray, shape (samples,)
+            Mono solo.
+        sr : int
+            Its sample rate in Hz.
+        source : str
+            The instrument playing (one of :attr:`instruments`).
+        targets : sequence of str or None
+            Target instruments; ``None`` reconstructs.
+        pitch : None, str, path or int
+            ``None``: track; a ``.mid`` path; or a note for the whole file.
+        out_sr : int, optional
+            Output rate (default 22 050 Hz).
+        warn : callable, optional
+            Receives one-line warnings (low pitch confidence, folded octaves, MIDI length).
+
+        Returns
+        -------
+        SoloResult
+            Audio per target (the input's duration), the per-frame MIDI pitches and the
+            pitch track.
+        """
+        from move.audio.pitch import pitches_from_option
+
+        warn = warn or (lambda m: warnings.warn(m, stacklevel=3))
+        fe = self.frontend
+        fe_sr = fe.config.sample_rate
+        y = audio if sr == fe_sr else resample(np.asarray(audio, dtype=np.float32), sr, fe_sr)
+        logmag = self.analyze(y, fe_sr)
+        n_frames = logmag.shape[0]
+        midi, track = pitches_from_option(pitch, y, fe_sr, n_frames, fe.frame_rate, warn)
+        cond = self.conditioning(midi, n_frames)
+        if cond.folded:
+            warn(
+                f"{cond.folded} of {n_frames} frames ({100.0 * cond.folded / n_frames:.0f}%, about "
+                f"{max(1, cond.folded // SLICE_HOP)} slices) have pitches outside the model's octaves "
+                f"{self.octaves[0]}-{self.octaves[-1]}; folded into range"
+            )
+        out_sr = out_sr or fe_sr
+        n_out = int(round(len(audio) * out_sr / sr))
+        source = self.instrument(source)
+        outputs = {}
+        for target in targets:
+            converted = self.convert(logmag, source, target, cond, envelope="input")
+            outputs[target] = self.render(converted, n_out, out_sr)
+        return SoloResult(outputs=outputs, frame_midi=midi, track=track, folded_frames=cond.folded)
+
     def reconstruct(self, audio: np.ndarray, sr: int, *, source: str, pitch: int | str,
                     out_sr: int | None = None) -> np.ndarray:
         """Decode a note with its own condition (see :meth:`transfer`)."""
         return self.transfer(audio, sr, source=source, target=None, pitch=pitch, out_sr=out_sr)
+
+
+def frame_level(logmag: torch.Tensor) -> torch.Tensor:
+    """Log of each frame's L2 magnitude norm (natural-log magnitudes ``[frames, bins]``)."""
+    return 0.5 * torch.logsumexp(2.0 * logmag, dim=-1)
+
+
+def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int = 1) -> torch.Tensor:
+    """Scale each frame of ``output`` to the level of ``reference`` (log magnitudes).
+
+    The per-frame gain is smoothed over ``smooth`` frames so it follows the performance's
+    envelope, not frame-to-frame noise; the spectral shape of each frame is unchanged.
+    """
+    gain = frame_level(reference) - frame_level(output)
+    if smooth > 1:
+        kernel = torch.ones(1, 1, smooth) / smooth
+        gain = torch.nn.functional.conv1d(gain[None, None], kernel, padding=smooth // 2)[0, 0]
+        gain = gain[: output.shape[0]]
+    return output + gain[:, None]
+
+
+def invert_chunked(frontend, logmag: torch.Tensor, length: int) -> np.ndarray:
+    """Magnitude-only inversion of ``logmag`` [frames, bins] to ``length`` samples.
+
+    Up to :data:`INVERT_CHUNK_SECONDS` are inverted in one piece. Longer spectrograms are
+    inverted in chunks overlapping by :data:`INVERT_OVERLAP_SECONDS`; consecutive chunks
+    are joined by a short equal-power cross-fade placed at the quietest frame of the
+    overlap (a rest or a note change when there is one), where differently estimated
+    phases matter least.
+    """
+    hop, sr = frontend.hop_length, frontend.config.sample_rate
+    chunk = int(INVERT_CHUNK_SECONDS * sr / hop)
+    overlap = int(INVERT_OVERLAP_SECONDS * sr / hop)
+    frames = logmag.shape[0]
+    if frames <= chunk + overlap:
+        return frontend.invert(logmag, length=length).numpy()
+    level = torch.logsumexp(2.0 * logmag.float(), dim=1).numpy()
+    fade = max(2, int(0.02 * sr))  # 20 ms
+    ramp = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / fade).astype(np.float32)
+    out = np.zeros(length, dtype=np.float32)
+    start, keep_from = 0, 0  # keep_from: first sample this chunk owns
+    while start < frames:
+        stop = min(frames, start + chunk + overlap)
+        a = start * hop
+        seg_len = max(0, min(length - a, (stop - start) * hop))
+        piece = frontend.invert(logmag[start:stop], length=seg_len).numpy()
+        if start == 0:
+            out[:seg_len] = piece
+        else:
+            lo, hi = keep_from - a, min(seg_len, keep_from - a + fade)
+            out[keep_from : a + hi] *= np.sqrt(1.0 - ramp[: hi - lo] ** 2)
+            out[a + hi : a + seg_len] = 0.0
+            out[keep_from : a + hi] += piece[lo:hi] * ramp[: hi - lo]
+            out[a + hi : a + seg_len] += piece[hi:seg_len]
+        if stop == frames:
+            break
+        next_start = stop - overlap
+        # cross-fade at the quietest frame in the middle half of the overlap
+        lo_f, hi_f = next_start + overlap // 4, stop - overlap // 4
+        quiet = lo_f + int(np.argmin(level[lo_f:hi_f]))
+        keep_from = quiet * hop - fade // 2
+        start = next_start
+    return out
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> TimbreModel:
@@ -245,48 +409,6 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
 
 
 # --------------------------------------------------------------------- files
-@dataclass
-class NoteJob:
-    """One input note with its labels."""
-
-    path: Path
-    source: str
-    pitch: int
-
-
-def note_jobs(
-    inputs: Sequence[Path], model: TimbreModel, source: str | None, pitch: str | None,
-    estimate: Callable[[np.ndarray, int], int] | None = None,
-) -> list[tuple[NoteJob, np.ndarray, int]]:
-    """Load notes and resolve their source instrument and pitch (flags, then SOL names)."""
-    from move.data.naming import parse_sol_name
-
-    jobs = []
-    for path in inputs:
-        parsed = parse_sol_name(path.name)
-        src = source or (parsed[0].instrument if parsed else None)
-        if src is None:
-            raise LabelError(f"{path}: unknown source instrument; pass --from (one of {', '.join(model.instruments)})")
-        src = model.instrument(src)
-        audio, sr = load_audio(path, sr=None, min_duration=0.05)
-        if pitch is not None:
-            midi = parse_note(pitch) if not pitch.isdigit() else int(pitch)
-        elif parsed is not None:
-            midi = parsed[0].pitch
-        elif estimate is not None:
-            midi = estimate(audio, sr)
-        else:
-            raise LabelError(f"{path}: no pitch in the file name; pass --pitch (e.g. --pitch C4)")
-        n_frames_needed = model.n_frames * model.frontend.hop_length
-        if len(audio) * SAMPLE_RATE / sr < n_frames_needed:
-            raise AudioError(
-                f"{path}: too short ({len(audio) / sr:.3f} s); a note needs at least "
-                f"{n_frames_needed / SAMPLE_RATE:.3f} s"
-            )
-        jobs.append((NoteJob(path, src, midi), audio, sr))
-    return jobs
-
-
 def estimate_pitch(audio: np.ndarray, sr: int) -> int:
     """MIDI pitch of a single note: median of pYIN's voiced f0 (librosa)."""
     import librosa
@@ -299,6 +421,15 @@ def estimate_pitch(audio: np.ndarray, sr: int) -> int:
     return int(np.round(librosa.hz_to_midi(np.median(f0))))
 
 
+def is_solo(path: Path, duration: float, mode: str) -> bool:
+    """``--mode auto``: a solo when the file name holds no SOL label or it is long."""
+    from move.data.naming import parse_sol_name
+
+    if mode in ("note", "solo"):
+        return mode == "solo"
+    return parse_sol_name(path.name) is None or duration > NOTE_MAX_SECONDS
+
+
 def transfer_files(
     inputs: Sequence[Path],
     targets: Sequence[str],
@@ -309,32 +440,74 @@ def transfer_files(
     pitch: str | None = None,
     reconstruct: bool = False,
     out_sr: str | int | None = None,
+    mode: str = "auto",
     log: Callable[[str], None] = print,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Transfer note files to each target (and/or reconstruct); returns the written paths.
+    """Transfer note or solo files to each target (and/or reconstruct); returns written paths.
 
-    With one input file and one output, ``out`` may name a ``.wav`` file; otherwise it is
-    a folder receiving ``<stem>_<target>.wav`` (``<stem>_reconstruction.wav``). Without
-    ``out`` the files go beside their inputs.
+    Parameters
+    ----------
+    inputs : sequence of Path
+        Audio files.
+    targets : sequence of str
+        Target instruments.
+    model : TimbreModel
+    out : Path or None
+        With one input and one output, a ``.wav`` file; otherwise a folder receiving
+        ``<stem>_<target>.wav`` (``<stem>_reconstruction.wav``). ``None``: beside the inputs.
+    source : str, optional
+        Source instrument (default: from the SOL file name).
+    pitch : str, optional
+        A note (``C4``), a MIDI number, or (solos) a ``.mid`` file aligned with the audio.
+        Default: the SOL name for notes, pYIN otherwise.
+    reconstruct : bool
+        Also decode with the source condition.
+    out_sr : int, "input" or None
+        Output rate; ``"input"`` keeps each input's rate; default 22 050 Hz.
+    mode : {"auto", "note", "solo"}
+        ``auto`` treats SOL-named files up to 8 s as notes and everything else as solos.
     """
+    from move.data.naming import parse_sol_name
+
     targets = [model.instrument(t) for t in targets]
-    jobs = note_jobs(inputs, model, source, pitch, estimate=estimate_pitch)
     variants: list[str | None] = [*targets] + ([None] if reconstruct else [])
     if not variants:
         raise LabelError("nothing to do: give --to INSTRUMENT and/or --reconstruct")
-    single_file = out is not None and out.suffix.lower() in (".wav", ".flac") and len(jobs) * len(variants) == 1
+    single_file = out is not None and out.suffix.lower() in (".wav", ".flac") and len(inputs) * len(variants) == 1
+    min_seconds = model.n_frames * model.frontend.hop_length / model.frontend.config.sample_rate
     written = []
-    for job, audio, sr in jobs:
+    for path in inputs:
+        parsed = parse_sol_name(path.name)
+        src = source or (parsed[0].instrument if parsed else None)
+        if src is None:
+            raise LabelError(f"{path}: unknown source instrument; pass --from (one of {', '.join(model.instruments)})")
+        src = model.instrument(src)
+        audio, sr = load_audio(path, sr=None)
+        if len(audio) / sr < min_seconds:
+            raise AudioError(f"{path}: too short ({len(audio) / sr:.3f} s); at least {min_seconds:.3f} s needed")
         rate = sr if out_sr == "input" else int(out_sr) if out_sr else SAMPLE_RATE
-        for tgt in variants:
-            y = model.transfer(audio, sr, source=job.source, target=tgt, pitch=job.pitch, out_sr=rate)
+        if is_solo(path, len(audio) / sr, mode):
+            result = model.transfer_solo(audio, sr, source=src, targets=variants, pitch=pitch,
+                                         out_sr=rate, warn=warn)
+            outputs, what = result.outputs, "solo"
+        else:
+            if pitch is not None:
+                midi = int(pitch) if pitch.isdigit() else parse_note(pitch)
+            elif parsed is not None:
+                midi = parsed[0].pitch
+            else:
+                midi = estimate_pitch(audio, sr)
+            outputs = {t: model.transfer(audio, sr, source=src, target=t, pitch=midi, out_sr=rate)
+                       for t in variants}
+            what = note_name(midi)
+        for tgt, y in outputs.items():
             suffix = "reconstruction" if tgt is None else tgt
             if single_file:
-                path = out
+                dest = out
             else:
-                folder = out if out is not None else job.path.parent
-                path = folder / f"{job.path.stem}_{suffix}.wav"
-            write_audio(path, y, rate)
-            written.append(path)
-            log(f"{job.path.name} ({job.source}, {note_name(job.pitch)}) -> {path}")
+                dest = (out if out is not None else path.parent) / f"{path.stem}_{suffix}.wav"
+            write_audio(dest, y, rate)
+            written.append(dest)
+            log(f"{path.name} ({src}, {what}) -> {dest}")
     return written
