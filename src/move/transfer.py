@@ -37,6 +37,9 @@ DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
 INVERT_CHUNK_SECONDS = 30.0
 #: Overlap of consecutive inversion chunks; the cross-fade is its middle half.
 INVERT_OVERLAP_SECONDS = 1.0
+#: Pitch is tracked every this many front-end frames (23 ms at the default hop): pYIN is
+#: the slowest stage and slices are 186 ms long.
+TRACK_DECIMATE = 2
 #: Inputs longer than this (seconds) are treated as solos by ``--mode auto``.
 NOTE_MAX_SECONDS = 8.0
 #: Frames between consecutive decoded slices (overlap-add); 1/4 of a 16-frame slice.
@@ -113,6 +116,24 @@ class TimbreModel:
             octave_index=np.clip(octs, lo, hi) - lo,
             folded=folded,
         )
+
+    def tracking_range(self, source: str, margin: int = 3) -> tuple[float, float]:
+        """Pitch-tracking range in Hz for a solo played by ``source``.
+
+        The instrument's trained pitch range (or its real playing range) widened by
+        ``margin`` semitones; falls back to 40-2100 Hz for unknown ranges.
+        """
+        lo_hi = self.bundle.pitch_range.get(source)
+        if lo_hi is None:
+            from move.data.instruments import find_instrument, instrument_info
+
+            if find_instrument(source) is None:
+                return 40.0, 2100.0
+            info = instrument_info(source)
+            lo_hi = (info.low, info.high)
+        lo, hi = lo_hi[0] - margin, lo_hi[1] + margin
+        hz = lambda m: 440.0 * 2 ** ((m - 69) / 12)  # noqa: E731
+        return max(30.0, hz(lo)), min(0.45 * self.frontend.config.sample_rate, hz(hi))
 
     # ----------------------------------------------------------------- core
     def analyze(self, audio: np.ndarray, sr: int) -> torch.Tensor:
@@ -310,7 +331,10 @@ class TimbreModel:
         y = audio if sr == fe_sr else resample(np.asarray(audio, dtype=np.float32), sr, fe_sr)
         logmag = self.analyze(y, fe_sr)
         n_frames = logmag.shape[0]
-        midi, track = pitches_from_option(pitch, y, fe_sr, n_frames, fe.frame_rate, warn)
+        source = self.instrument(source)
+        fmin, fmax = self.tracking_range(source)
+        midi, track = pitches_from_option(pitch, y, fe_sr, n_frames, fe.frame_rate, warn,
+                                          fmin=fmin, fmax=fmax, decimate=TRACK_DECIMATE)
         cond = self.conditioning(midi, n_frames)
         if cond.folded:
             warn(
@@ -320,7 +344,6 @@ class TimbreModel:
             )
         out_sr = out_sr or fe_sr
         n_out = int(round(len(audio) * out_sr / sr))
-        source = self.instrument(source)
         outputs = {}
         for target in targets:
             converted = self.convert(logmag, source, target, cond, envelope="input")

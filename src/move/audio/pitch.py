@@ -652,6 +652,9 @@ def pitches_from_option(
     warn: Warn | None = None,
     *,
     progress: bool = False,
+    fmin: float = 40.0,
+    fmax: float = 2100.0,
+    decimate: int = 1,
 ) -> tuple[np.ndarray, PitchTrack | None]:
     """Per-frame MIDI notes from the ``--pitch`` option.
 
@@ -674,6 +677,12 @@ def pitches_from_option(
         Receives one-line warnings; defaults to :func:`warnings.warn`.
     progress : bool
         Progress bar while tracking.
+    fmin, fmax : float
+        Pitch range searched by the tracker in Hz (narrowing it to the instrument's
+        range makes pYIN's Viterbi decoding several times faster).
+    decimate : int
+        Track every ``decimate``-th front-end frame (pYIN's cost is linear in frames) and
+        map the notes back onto the front end's frames by time.
 
     Returns
     -------
@@ -690,7 +699,8 @@ def pitches_from_option(
     """
     warn = warn or _default_warn
     if option is None:
-        track = track_pitch(audio, sr, hop_length=_hop_for(frame_rate), progress=progress)
+        track = track_pitch(audio, sr, hop_length=_hop_for(frame_rate) * max(1, int(decimate)),
+                            progress=progress, fmin=fmin, fmax=fmax)
         message = low_confidence(track)
         if message:
             warn(message)
