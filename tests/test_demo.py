@@ -21,9 +21,13 @@ def test_demo_writes_page_audio_and_figures(tmp_path):
     html = index.read_text()
     notes = example_notes()
     assert len(notes) == 4
-    # input + reconstruction + 3 transfers per note, plus round trips per front end
     wavs = re.findall(r"<audio controls preload='none' src='([^']+)'", html)
-    assert len(wavs) == 4 * 5 + 4 * 3
+    # notes: input + reconstruction + 3 transfers each; one solo: input + 3 transfers;
+    # 3 synthesis paths, each as Violin and transferred to Flute; round trips: 3 per note
+    assert len([w for w in wavs if w.startswith("transfers/")]) == 4 * 5
+    assert len([w for w in wavs if w.startswith("solos/")]) == 4
+    assert len([w for w in wavs if w.startswith("synth/")]) == 6
+    assert len([w for w in wavs if w.startswith("roundtrip/")]) == 4 * 3
     for rel in wavs:
         assert (tmp_path / rel).is_file(), rel
     for png in re.findall(r"<img src='([^']+)'", html):

@@ -21,11 +21,75 @@ from move.evaluate.plots import plot_spectrograms
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLE_NOTES = ASSETS / "examples" / "notes"
+EXAMPLE_SOLOS = ASSETS / "examples" / "solos"
 
 
 def example_notes() -> list[Path]:
     """The example notes shipped with the package (one per default-model instrument)."""
     return sorted(p for p in EXAMPLE_NOTES.glob("*") if p.suffix.lower() in (".wav", ".flac"))
+
+
+def example_solos() -> list[Path]:
+    """The example solos shipped with the package (public-domain tunes, rendered by us)."""
+    return sorted(EXAMPLE_SOLOS.glob("*.flac"))
+
+
+def solo_transfers(out: Path, log: Callable[[str], None]) -> Section:
+    """Transfer the first example solo to every instrument of the default model."""
+    from move.transfer import load_model
+
+    model = load_model()
+    solo = example_solos()[0]
+    source = model.instrument(solo.stem.split("_")[-1])
+    x, sr = load_audio(solo)
+    targets = [t for t in model.instruments if t != source]
+    result = model.transfer_solo(x, sr, source=source, targets=targets, warn=log)
+    write_audio(out / "solos" / f"{solo.stem}.wav", x, sr)
+    audio = [(f"solos/{solo.stem}.wav", f"{solo.stem}: input ({source})")]
+    fe = model.frontend
+    spectra, titles = [fe.analyze(torch.from_numpy(x)).numpy()], [f"input ({source})"]
+    for target, y in result.outputs.items():
+        rel = f"solos/{solo.stem}_{target}.wav"
+        write_audio(out / rel, y, sr)
+        audio.append((rel, f"to {target}"))
+        spectra.append(fe.analyze(torch.from_numpy(y)).numpy())
+        titles.append(f"to {target}")
+    plot_spectrograms(spectra, titles, out / "solos" / f"{solo.stem}.png", frame_rate=fe.frame_rate,
+                      freqs=fe.frequencies, ncols=2)
+    log(f"  {solo.stem}: {len(targets)} transfers")
+    return Section(
+        "Solo transfer",
+        text=[f"{solo.stem}: the pitch is tracked with pYIN, each slice is decoded under the "
+              "target instrument at the tracked pitch, and the output follows the input's "
+              "dynamics."],
+        images=[(f"solos/{solo.stem}.png", "input and transfers")], audio=audio,
+    )
+
+
+def synthesis_paths(out: Path, log: Callable[[str], None]) -> Section:
+    """One latent path of each kind, decoded as Violin at A4 and transferred to Flute."""
+    from move.synth import synthesize
+    from move.transfer import load_model
+
+    model = load_model()
+    images, audio, rows = [], [], [["path", "energy", "energy of the straight path"]]
+    for kind in ("linear", "geodesic", "shooting"):
+        rec = synthesize(model, kind=kind, instrument="Violin", note="A4", seed=7, duration=3.0,
+                         transfer_to="Flute", n=32, out_dir=out / "synth", mp4=False, warn=log)
+        paths = {k: Path(v) for k, v in rec["paths"].items()}
+        audio += [(f"synth/{paths['main_wav'].name}", f"{kind} path, Violin"),
+                  (f"synth/{paths['transfer_wav'].name}", f"{kind} path, transferred to Flute")]
+        images += [(f"synth/{paths['main_gif'].name}", f"{kind} path (animation)"),
+                   (f"synth/{paths['summary_png'].name}", f"{kind} path and its spectrogram")]
+        rows.append([kind, f"{rec.get('energy', float('nan')):.0f}",
+                     f"{rec.get('energy_linear', float('nan')):.0f}"])
+        log(f"  {kind} path")
+    return Section(
+        "Latent synthesis paths",
+        text=["Paths through the 3-d latent space under fixed instrument and pitch, decoded to "
+              "sound; the same path decoded as another instrument is a transfer of the path."],
+        table=rows, images=images, audio=audio,
+    )
 
 
 def frontend_roundtrips(out: Path, notes: list[Path], log: Callable[[str], None]) -> Section:
@@ -115,6 +179,10 @@ def run_demo(out: str | os.PathLike, log: Callable[[str], None] = print) -> Path
     notes = example_notes()
     log(f"note transfers of {len(notes)} example notes with the default model")
     sections = [note_transfers(out, notes, log)]
+    log("solo transfer of an example solo")
+    sections.append(solo_transfers(out, log))
+    log("latent synthesis paths")
+    sections.append(synthesis_paths(out, log))
     log(f"front-end round trips of {len(notes)} example notes")
     sections.append(frontend_roundtrips(out, notes, log))
     return write_page(out / "index.html", "move demo", sections,

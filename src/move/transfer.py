@@ -208,14 +208,15 @@ class TimbreModel:
             y = follow_envelope(logmag.float(), y)
         return self._gate(logmag.float(), y)
 
-    @staticmethod
-    def _gate(inp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Keep the input where it is silent, fading over 10 dB above the gate."""
+    def _gate(self, inp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """Silence the output where the input is silent (more than :data:`GATE_DB` under
+        its peak), fading its gain in over the 10 dB above; the input never leaks through."""
         level = inp.max(dim=1).values
         gate_nat = GATE_DB / 20.0 * np.log(10.0)
         fade_nat = 10.0 / 20.0 * np.log(10.0)
         g = ((level - (level.max() - gate_nat)) / fade_nat).clamp(0.0, 1.0)[:, None]
-        return g * out + (1.0 - g) * inp
+        floor = float(np.log(self.frontend.config.log_floor))
+        return torch.clamp(out + torch.log(g.clamp_min(1e-6)), min=floor)
 
     def render(self, logmag: torch.Tensor, n_samples: int, sr: int) -> np.ndarray:
         """Invert compressed magnitudes to ``n_samples`` of audio at rate ``sr``.
@@ -361,13 +362,17 @@ def frame_level(logmag: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.logsumexp(2.0 * logmag, dim=-1)
 
 
-def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int = 1) -> torch.Tensor:
+def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int = 1,
+                    max_boost_db: float = 12.0) -> torch.Tensor:
     """Scale each frame of ``output`` to the level of ``reference`` (log magnitudes).
 
-    The per-frame gain is smoothed over ``smooth`` frames so it follows the performance's
-    envelope, not frame-to-frame noise; the spectral shape of each frame is unchanged.
+    The spectral shape of each frame is unchanged. Cuts are unlimited (rests and gaps stay
+    quiet), boosts are limited to ``max_boost_db``: a decoded frame far quieter than the
+    input (a slice straddling a rest and an onset) would otherwise have its noise floor
+    raised into a broadband click. ``smooth`` > 1 averages the gain over that many frames.
     """
     gain = frame_level(reference) - frame_level(output)
+    gain = gain.clamp(max=max_boost_db / 20.0 * float(np.log(10.0)))
     if smooth > 1:
         kernel = torch.ones(1, 1, smooth) / smooth
         gain = torch.nn.functional.conv1d(gain[None, None], kernel, padding=smooth // 2)[0, 0]
