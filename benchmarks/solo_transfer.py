@@ -18,7 +18,7 @@ import torch
 
 from move.audio.pitch import pitches_from_option
 from move.data.melodies import render_melody
-from move.transfer import load_model
+from move.transfer import TRACK_DECIMATE, load_model
 
 
 def solo(seconds: float) -> np.ndarray:
@@ -40,7 +40,9 @@ def stages(seconds: float, target: str) -> None:
     logmag = model.analyze(audio, sr)
     t["analysis"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    midi, _ = pitches_from_option(None, audio, sr, logmag.shape[0], fe.frame_rate, lambda m: None)
+    fmin, fmax = model.tracking_range("Violin")
+    midi, _ = pitches_from_option(None, audio, sr, logmag.shape[0], fe.frame_rate, lambda m: None,
+                                  fmin=fmin, fmax=fmax, decimate=TRACK_DECIMATE)
     t["pitch tracking (pYIN)"] = time.perf_counter() - t0
     cond = model.conditioning(midi, logmag.shape[0])
     t0 = time.perf_counter()
@@ -64,7 +66,7 @@ warnings.simplefilter("ignore")
 torch.set_num_threads({threads})
 import sys; sys.path.insert(0, {bench!r})
 from solo_transfer import solo
-from move.transfer import load_model
+from move.transfer import TRACK_DECIMATE, load_model
 model = load_model()
 audio = solo({seconds})
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
