@@ -3,6 +3,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.move-installed
+TEST_STAMP := $(VENV)/.move-test-installed
 DEMO_OUT ?= out/demo
 
 .PHONY: setup demo test lint bench clean
@@ -16,10 +17,14 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/move demo --out $(DEMO_OUT)
 
+$(TEST_STAMP): $(STAMP)
+	bash scripts/setup.sh --test
+	touch $(TEST_STAMP)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
-test: lint
+test: lint $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

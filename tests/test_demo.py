@@ -17,7 +17,7 @@ def test_default_model_is_shipped_and_loads():
 
 
 def test_demo_writes_page_audio_and_figures(tmp_path):
-    index = run_demo(tmp_path, log=lambda m: None)
+    index = run_demo(tmp_path, log=lambda m: None, report=False)  # evaluation: test_evaluate.py
     html = index.read_text()
     notes = example_notes()
     assert len(notes) == 4

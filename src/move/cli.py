@@ -102,6 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "preset": args.preset, "conditioning": args.conditioning, "max_epochs": args.max_epochs,
         "batch_size": args.batch_size, "lr": args.lr, "mmd_weight": args.mmd_weight,
         "beta_max": args.beta, "kl_warmup_epochs": args.kl_warmup_epochs, "seed": args.seed,
+        "translation": args.translation,
     }
     cfg = TrainConfig(
         instruments=tuple(_csv_list(args.instruments) or ()),
@@ -114,6 +115,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     model_path = train(args.data, args.out, cfg, run, resume=args.resume)
     print(f"model written: {model_path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from move.evaluate.report import evaluate
+
+    evaluate(args.model, args.data, args.out, max_notes=args.max_notes, split=args.split)
+    print(f"report written: {Path(args.out) / 'index.html'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- benchmark
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from move.benchmark import run_benchmark
+
+    run_benchmark(
+        args.data, _csv_list(args.instruments) or [], args.out, budget_minutes=args.budget,
+        seeds=args.seeds, variants=_csv_list(args.variants) or (), preset=args.preset,
+        accelerator=args.accelerator, progress=not args.no_progress, pair_budget=args.pair_budget,
+        max_notes=args.max_notes or None, batch_size=args.batch_size, reports=args.reports,
+    )
     return 0
 
 
@@ -256,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instruments", help="comma-separated instruments (default: all in the data)")
     p.add_argument("--preset", help="model size: tiny (default), small, paper")
     p.add_argument("--conditioning", choices=("film", "concat"), help="film (default) or concat")
+    p.add_argument("--translation", choices=("mmd", "adversarial", "none"),
+                   help="translation criterion: mmd (default, MoVE), adversarial (a discriminator "
+                        "per instrument) or none (plain conditional VAE)")
     p.add_argument("--max-epochs", type=int, help="passes over the training slices")
     p.add_argument("--max-minutes", type=float, default=None, help="stop after this much time")
     p.add_argument("--batch-size", type=int)
@@ -304,6 +330,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transfer-to", help="also decode the path under this instrument")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("evaluate", help="evaluate a model on held-out notes: metrics, figures, report page")
+    p.add_argument("--model", help="model file (default: the shipped default model)")
+    p.add_argument("--data", required=True, help="prepared dataset with the model's instruments")
+    p.add_argument("--out", required=True, help="report folder (metrics.json, figures, index.html)")
+    p.add_argument("--max-notes", type=int, default=None, help="held-out notes per instrument")
+    p.add_argument("--split", default="test", choices=("test", "valid", "train"))
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("benchmark", help="train and evaluate MoVE and its baselines under one time budget")
+    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p.add_argument("--instruments", required=True, help="comma-separated instruments (at least two)")
+    p.add_argument("--out", required=True, help="benchmark folder (runs, results.md, results.json, loss_curves.png)")
+    p.add_argument("--budget", type=float, default=1.0, help="training minutes per variant and seed")
+    p.add_argument("--seeds", type=int, default=2, help="seeds per variant")
+    p.add_argument("--preset", default="tiny", help="model size: tiny (default), small, paper")
+    p.add_argument("--variants", default="move,concat,adversarial,none,pairs",
+                   help="comma-separated: move, concat, adversarial, none, pairs")
+    p.add_argument("--pair-budget", default="split", choices=("split", "each"),
+                   help="split: the pair models share the budget (default); each: each gets all of it")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--max-notes", type=int, default=4, help="held-out notes per instrument evaluated (0: all)")
+    p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu"))
+    p.add_argument("--reports", action="store_true", help="also write the full move evaluate report of each run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, batch jobs)")
+    p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("demo", help="run the demo on the shipped default model and examples")
     p.add_argument("--out", default="out/demo", help="output folder")

@@ -4,6 +4,9 @@ magnitude-only inversions).
 Both metrics compare magnitudes on a common STFT (periodic Hann window, frames centred
 on multiples of ``hop_length`` with zero padding), independent of the front end that
 produced the estimate. The estimate is cut or zero-padded to the reference's length.
+:func:`magnitude_spectral_convergence` and :func:`magnitude_log_spectral_distance` apply
+the same definitions to magnitude spectrograms given directly (a model's output against
+its input in the front end's domain, before phase retrieval).
 """
 
 from __future__ import annotations
@@ -11,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["spectral_convergence", "log_spectral_distance", "stft_magnitude"]
+__all__ = [
+    "spectral_convergence",
+    "log_spectral_distance",
+    "stft_magnitude",
+    "magnitude_spectral_convergence",
+    "magnitude_log_spectral_distance",
+]
 
 #: Power floor of :func:`log_spectral_distance`, relative to the reference's peak (-100 dB).
 LSD_FLOOR_DB = -100.0
@@ -142,6 +151,86 @@ def log_spectral_distance(
     ref, est = _pair(reference, estimate)
     p_ref = stft_magnitude(ref, n_fft, hop_length).square()
     p_est = stft_magnitude(est, n_fft, hop_length).square()
+    floor = max(float(p_ref.max()), 1e-30) * 10.0 ** (LSD_FLOOR_DB / 10.0)
+    diff = 10.0 * (torch.log10(p_ref.clamp_min(floor)) - torch.log10(p_est.clamp_min(floor)))
+    return float(diff.square().mean(-1).sqrt().mean())
+
+
+# ------------------------------------------------------------------ magnitude domain
+
+
+def _magnitude_pair(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor):
+    ref, est = _as_signal(reference), _as_signal(estimate)
+    if ref.shape != est.shape:
+        raise ValueError(
+            f"shape mismatch: reference {tuple(ref.shape)}, estimate {tuple(est.shape)}"
+        )
+    if ref.numel() == 0:
+        raise ValueError("reference magnitudes are empty")
+    if bool((ref < 0).any()) or bool((est < 0).any()):
+        raise ValueError("magnitudes must be non-negative")
+    return ref, est
+
+
+def magnitude_spectral_convergence(
+    reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor
+) -> float:
+    """Spectral convergence of two linear magnitude spectrograms of the same shape.
+
+    ``|| M_ref - M_est ||_F / || M_ref ||_F``, the definition of
+    :func:`spectral_convergence` applied to magnitudes given directly (for example a
+    model's output and its input in the front end's domain, before any phase retrieval).
+
+    Parameters
+    ----------
+    reference, estimate : np.ndarray or torch.Tensor, shape (..., frames, bins)
+        Non-negative linear magnitudes.
+
+    Returns
+    -------
+    sc : float
+
+    Examples
+    --------
+    >>> m = np.ones((4, 3))
+    >>> magnitude_spectral_convergence(m, 0.75 * m)
+    0.25
+    """
+    ref, est = _magnitude_pair(reference, estimate)
+    num = float(torch.linalg.vector_norm(ref - est))
+    den = float(torch.linalg.vector_norm(ref))
+    if den == 0.0:
+        return 0.0 if num == 0.0 else float("inf")
+    return num / den
+
+
+def magnitude_log_spectral_distance(
+    reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor
+) -> float:
+    """Log-spectral distance in dB of two linear magnitude spectrograms.
+
+    As :func:`log_spectral_distance` (RMS over bins of the dB difference of the powers,
+    mean over frames, powers floored :data:`LSD_FLOOR_DB` below the reference's peak),
+    on magnitudes given directly.
+
+    Parameters
+    ----------
+    reference, estimate : np.ndarray or torch.Tensor, shape (..., frames, bins)
+        Non-negative linear magnitudes.
+
+    Returns
+    -------
+    lsd : float
+        In dB.
+
+    Examples
+    --------
+    >>> m = np.ones((4, 3))
+    >>> round(magnitude_log_spectral_distance(m, 10 * m), 3)
+    20.0
+    """
+    ref, est = _magnitude_pair(reference, estimate)
+    p_ref, p_est = ref.square(), est.square()
     floor = max(float(p_ref.max()), 1e-30) * 10.0 ** (LSD_FLOOR_DB / 10.0)
     diff = 10.0 * (torch.log10(p_ref.clamp_min(floor)) - torch.log10(p_est.clamp_min(floor)))
     return float(diff.square().mean(-1).sqrt().mean())

@@ -1,0 +1,668 @@
+"""`move evaluate`: the whole evaluation of a model on the held-out notes of a prepared set.
+
+:func:`evaluate` runs, for the instruments shared by the model and the dataset:
+
+1. an instrument classifier trained on the dataset's real training notes
+   (:mod:`move.evaluate.classifier`), saved as ``classifier.pt``, and its accuracy on
+   the held-out real notes;
+2. for every held-out note: its reconstruction (spectral convergence and log-spectral
+   distance in the front end's magnitude domain and after inversion to audio, beside the
+   inversion of the untouched input as a floor) and its transfer to every other
+   instrument at its own pitch;
+3. for every transfer: the classifier's verdict (share given to the target and to the
+   source instrument), pitch preservation (pYIN raw pitch accuracy within 50 cents) and
+   per-frame audio descriptors, compared with the real source and target notes through
+   Wasserstein ratios and violin plots (:mod:`move.evaluate.transfer_eval`);
+4. the latent space: 3-D scatter plots of the held-out slices (PNG and an interactive
+   page) and decoded descriptor maps over its planes (PNG and animated GIF)
+   (:mod:`move.evaluate.latent`);
+
+and writes into ``out_dir``::
+
+    metrics.json        every number (written atomically)
+    index.html          the report: tables, figures, audio players
+    latent.html         interactive 3-D latent plot (+ plotly.min.js, offline)
+    classifier.pt       the instrument classifier (torch.load(weights_only=True))
+    figures/            PNG and GIF figures
+    audio/              example notes: source, reconstruction, transfers
+
+Examples
+--------
+>>> from move.evaluate.report import evaluate
+>>> metrics = evaluate(None, "prepared/", "report/", max_notes=12)   # doctest: +SKIP
+>>> metrics["transfer"]["target_accuracy"]                            # doctest: +SKIP
+0.71
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from move.audio.descriptors import DESCRIPTORS
+from move.audio.io import load_audio, write_audio
+from move.config import to_dict, write_json
+from move.data.instruments import note_name
+from move.data.prepare import SPLITS, PreparedDataset
+from move.errors import ConfigError
+from move.evaluate.classifier import train_classifier
+from move.evaluate.latent import (
+    MAP_DESCRIPTORS,
+    descriptor_maps,
+    latent_means,
+    plot_descriptor_maps,
+    plot_latent_scatter,
+    write_descriptor_gif,
+    write_latent_html,
+)
+from move.evaluate.metrics import (
+    log_spectral_distance,
+    magnitude_log_spectral_distance,
+    magnitude_spectral_convergence,
+    spectral_convergence,
+)
+from move.evaluate.page import Section, write_page
+from move.evaluate.plots import plot_spectrograms
+from move.evaluate.transfer_eval import (
+    descriptor_distances,
+    descriptor_ratios,
+    note_descriptors,
+    pitch_accuracy,
+    plot_descriptor_violins,
+    plot_ratio_matrix,
+)
+
+__all__ = ["evaluate", "GOALS"]
+
+#: What a good model reaches: (metric, comparison, threshold).
+GOALS: dict[str, tuple[str, float]] = {
+    "target_accuracy": (">=", 0.85),
+    "pitch_accuracy": (">=", 0.90),
+    "descriptor_ratio_mean": ("<=", 0.5),
+}
+#: At most this many held-out slices are encoded for the latent plots.
+MAX_LATENT_SLICES = 20_000
+
+
+def _pair_key(source: str, target: str) -> str:
+    return f"{source}->{target}"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: numpy types to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    return value
+
+
+def _mean(values: Sequence[float]) -> float:
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    return float(v.mean()) if v.size else float("nan")
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.1f} %"
+
+
+def _select_notes(
+    ds: PreparedDataset, instruments: Sequence[str], split: str, max_notes: int | None
+) -> dict[str, list[int]]:
+    """Rows of the ``split`` notes of each instrument, at most ``max_notes`` spread over pitch."""
+    out: dict[str, list[int]] = {}
+    for inst in instruments:
+        rows = sorted(
+            (i for i, n in enumerate(ds.notes) if n["split"] == split and n["instrument"] == inst),
+            key=lambda i: (ds.notes[i]["pitch"], ds.notes[i]["dynamics"], ds.notes[i]["note_id"]),
+        )
+        if max_notes is not None and len(rows) > max_notes:
+            pick = np.unique(np.round(np.linspace(0, len(rows) - 1, max_notes)).astype(int))
+            rows = [rows[i] for i in pick]
+        out[inst] = rows
+    return out
+
+
+@dataclass
+class _TransferRecord:
+    """What is kept of one transfer."""
+
+    in_range: bool  # the note's pitch is within the target instrument's trained range
+    target_hit: bool
+    source_hit: bool
+    predicted: str
+    p_target: float
+    voiced: int
+    correct: int
+    frames: int
+    descriptors: dict[str, np.ndarray]
+
+
+def _summary(recs: Sequence[_TransferRecord]) -> dict[str, Any]:
+    """Classifier shares and pitch accuracy of a group of transfers."""
+    n = len(recs)
+    voiced = sum(r.voiced for r in recs)
+    frames = sum(r.frames for r in recs)
+    return {
+        "transfers": n,
+        "target_accuracy": sum(r.target_hit for r in recs) / n if n else float("nan"),
+        "source_share": sum(r.source_hit for r in recs) / n if n else float("nan"),
+        "mean_target_probability": _mean([r.p_target for r in recs]),
+        "pitch_accuracy": sum(r.correct for r in recs) / voiced if voiced else float("nan"),
+        "voiced_share": voiced / frames if frames else float("nan"),
+    }
+
+
+def _pool(recs: Sequence[_TransferRecord]) -> dict[str, np.ndarray]:
+    """Per-frame descriptors of a group of transfers, pooled."""
+    return {d: np.concatenate([r.descriptors[d] for r in recs]) for d in DESCRIPTORS}
+
+
+def _pitch_ranges(model, ds: PreparedDataset, instruments: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Pitch range (MIDI) each instrument was trained on: the model's record, else the training notes'."""
+    known = dict(getattr(model.bundle, "pitch_range", {}) or {})
+    out = {}
+    for inst in instruments:
+        if inst in known:
+            lo, hi = known[inst]
+        else:
+            p = [n["pitch"] for n in ds.notes if n["instrument"] == inst and n["split"] == "train"]
+            lo, hi = (min(p), max(p)) if p else (0, 127)
+        out[inst] = (int(lo), int(hi))
+    return out
+
+
+def _check_inputs(model, ds: PreparedDataset, data_dir: Path) -> list[str]:
+    """The model's instruments present in the dataset (at least two), front ends checked."""
+    model_fe = to_dict(model.frontend.config)
+    data_fe = dict(ds.meta["frontend"]["config"])
+    diff = sorted(k for k in model_fe if model_fe.get(k) != data_fe.get(k))
+    if diff:
+        raise ConfigError(
+            f"{data_dir}: prepared with another front end than the model's "
+            f"({', '.join(f'{k}={data_fe.get(k)!r} vs {model_fe[k]!r}' for k in diff[:3])}); "
+            f"prepare it with --frontend {model_fe['name']}"
+        )
+    shared = [i for i in model.instruments if i in set(ds.instruments)]
+    if not shared:
+        raise ConfigError(
+            f"{data_dir}: none of its instruments ({', '.join(ds.instruments)}) is one of the "
+            f"model's ({', '.join(model.instruments)})"
+        )
+    if len(shared) < 2:
+        raise ConfigError(
+            f"{data_dir}: only {shared[0]} is shared with the model's instruments "
+            f"({', '.join(model.instruments)}); evaluating transfers needs two"
+        )
+    return shared
+
+
+def evaluate(
+    model_path: str | os.PathLike | None,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    max_notes: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    split: str = "test",
+    examples: int = 1,
+    map_grid: int = 25,
+    gif_steps: int = 12,
+    classifier_epochs: int = 30,
+    seed: int = 0,
+) -> dict:
+    """Evaluate a model on the held-out notes of a prepared dataset and write a report.
+
+    Parameters
+    ----------
+    model_path : path-like or None
+        Model file (``None``: the default model shipped with the package).
+    data_dir : path-like
+        Prepared dataset (``move data prepare``) with the model's front end; only the
+        instruments it shares with the model are evaluated.
+    out_dir : path-like
+        Report folder (created; files in it are replaced).
+    max_notes : int, optional
+        At most this many held-out notes per instrument, spread over its pitch range
+        (default: all).
+    progress : bool
+        Show a progress bar (tqdm).
+    log : callable
+        Receives one-line messages (stages and the headline numbers).
+    split : str
+        The notes evaluated (``"test"``: never seen in training with the same split).
+    examples : int
+        Notes per instrument whose audio (source, reconstruction, transfers) and
+        spectrograms go into the report.
+    map_grid : int
+        Grid points per axis of the latent descriptor maps.
+    gif_steps : int
+        Frames of the animated descriptor maps.
+    classifier_epochs : int
+        Training epochs of the instrument classifier.
+    seed : int
+        Seed of the classifier and the plots' subsets.
+
+    Returns
+    -------
+    dict
+        The contents of ``metrics.json``: ``classifier``, ``transfer`` (``target_accuracy``,
+        ``source_share``, ``pitch_accuracy``, ``descriptor_ratio_mean``, ``pairs``...),
+        ``reconstruction``, ``latent``, ``goals``, ``files`` and run details.
+
+    Raises
+    ------
+    MoveError
+        Unreadable model or dataset, a dataset sharing fewer than two instruments with
+        the model or prepared with another front end, no held-out notes, missing audio.
+    """
+    from tqdm.auto import tqdm
+
+    from move.transfer import load_model
+
+    t_start = time.perf_counter()
+    data_dir, out = Path(data_dir), Path(out_dir)
+    model = load_model(model_path)
+    ds = PreparedDataset(data_dir)
+    instruments = _check_inputs(model, ds, data_dir)
+    if max_notes is not None and max_notes < 1:
+        raise ConfigError(f"--max-notes must be at least 1, got {max_notes}")
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    notes = _select_notes(ds, instruments, split, max_notes)
+    empty = [i for i, rows in notes.items() if not rows]
+    if empty:
+        log(f"no {split} notes of {', '.join(empty)} in {data_dir}; left out")
+        instruments = [i for i in instruments if notes[i]]
+        if len(instruments) < 2:
+            raise ConfigError(f"{data_dir}: fewer than two instruments have {split} notes to evaluate")
+    n_notes = sum(len(notes[i]) for i in instruments)
+    out.mkdir(parents=True, exist_ok=True)
+    fig_dir, audio_dir = out / "figures", out / "audio"
+    sr = model.frontend.config.sample_rate
+    log(f"evaluating {model_path or 'the default model'} on {n_notes} {split} notes of "
+        f"{', '.join(instruments)} -> {out}")
+
+    bar = tqdm(total=n_notes + 4, desc="classifier", unit="step", disable=not progress)
+    # ---------------------------------------------------------------- classifier
+    clf = train_classifier(ds, instruments, epochs=classifier_epochs, seed=seed)
+    clf.save(out / "classifier.pt")
+    k = len(instruments)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    slice_hits = slice_total = 0
+    for inst in instruments:
+        for row in notes[inst]:
+            sl = clf.note_slices(ds.note_frames(row))
+            probs = clf.predict_slices(sl, ds.notes[row]["pitch"])
+            confusion[instruments.index(inst), int(probs.mean(0).argmax())] += 1
+            slice_hits += int((probs.argmax(1) == instruments.index(inst)).sum())
+            slice_total += len(probs)
+    bar.update(1)
+
+    # ---------------------------------------------------------------- notes
+    bar.set_description("transfers")
+    real_desc: dict[str, dict[str, list[np.ndarray]]] = {i: {d: [] for d in DESCRIPTORS} for i in instruments}
+    records: dict[str, list[_TransferRecord]] = {}
+    ranges = _pitch_ranges(model, ds, instruments)
+    recon: dict[str, dict[str, list[float]]] = {}
+    source_pitch: dict[str, list[dict]] = {i: [] for i in instruments}
+    roundtrip_hits: dict[str, list[bool]] = {i: [] for i in instruments}
+    recon_hits: dict[str, list[bool]] = {i: [] for i in instruments}
+    example_rows: list[dict] = []
+    folded = 0
+    for inst in instruments:
+        picks = set(notes[inst][len(notes[inst]) // 2 :][: max(0, examples)]) if examples else set()
+        for row in notes[inst]:
+            note = ds.notes[row]
+            pitch = int(note["pitch"])
+            x, _ = load_audio(note["file"], sr)
+            logmag = model.analyze(x, sr)
+            cond = model.conditioning(pitch, logmag.shape[0])
+            folded += int(cond.folded > 0)
+            # reconstruction and the inversion floor
+            rec_mag = model.convert(logmag, inst, None, cond)
+            rec = model.render(rec_mag, len(x), sr)
+            inv = model.render(logmag, len(x), sr)
+            m_in, m_out = model.frontend.magnitude(logmag), model.frontend.magnitude(rec_mag)
+            r = recon.setdefault(inst, {k_: [] for k_ in ("mag_sc", "mag_lsd", "audio_sc", "audio_lsd",
+                                                          "inv_sc", "inv_lsd")})
+            r["mag_sc"].append(magnitude_spectral_convergence(m_in, m_out))
+            r["mag_lsd"].append(magnitude_log_spectral_distance(m_in, m_out))
+            r["audio_sc"].append(spectral_convergence(x, rec))
+            r["audio_lsd"].append(log_spectral_distance(x, rec))
+            r["inv_sc"].append(spectral_convergence(x, inv))
+            r["inv_lsd"].append(log_spectral_distance(x, inv))
+            roundtrip_hits[inst].append(instruments[int(clf.predict_audio(inv, sr, pitch).argmax())] == inst)
+            recon_hits[inst].append(instruments[int(clf.predict_audio(rec, sr, pitch).argmax())] == inst)
+            # the real note
+            for d, v in note_descriptors(x, sr, pitch).items():
+                real_desc[inst][d].append(v)
+            source_pitch[inst].append(pitch_accuracy(x, sr, pitch))
+            outputs = [("source", None, x), ("reconstruction", None, rec)]
+            # transfers
+            for tgt in instruments:
+                if tgt == inst:
+                    continue
+                key = _pair_key(inst, tgt)
+                y = model.render(model.convert(logmag, inst, tgt, cond), len(x), sr)
+                probs = clf.predict_audio(y, sr, pitch)
+                pa = pitch_accuracy(y, sr, pitch)
+                lo, hi = ranges[tgt]
+                records.setdefault(key, []).append(_TransferRecord(
+                    in_range=lo <= pitch <= hi,
+                    target_hit=int(probs.argmax()) == instruments.index(tgt),
+                    source_hit=int(probs.argmax()) == instruments.index(inst),
+                    predicted=instruments[int(probs.argmax())],
+                    p_target=float(probs[instruments.index(tgt)]),
+                    voiced=pa["voiced"], correct=pa["correct"], frames=pa["frames"],
+                    descriptors=note_descriptors(y, sr, pitch),
+                ))
+                outputs.append((f"to {tgt}", tgt, y))
+            if row in picks:
+                example_rows.append(_write_example(out, audio_dir, fig_dir, model, note, inst, outputs, sr))
+            bar.update(1)
+
+    # ---------------------------------------------------------------- transfer metrics
+    bar.set_description("figures")
+    real = {i: {d: np.concatenate(v) if v else np.zeros(0) for d, v in real_desc[i].items()} for i in instruments}
+    pairs: dict[str, dict[str, Any]] = {}
+    ratios: dict[str, dict[str, float]] = {}
+    violin_files: list[tuple[str, str]] = []
+    for key, recs in records.items():
+        src, tgt = key.split("->")
+        trans = _pool(recs)
+        ratios[key] = descriptor_ratios(trans, real[src], real[tgt])
+        png = f"figures/descriptors/{_slug(src)}_to_{_slug(tgt)}.png"
+        plot_descriptor_violins(real[src], trans, real[tgt], out / png, source_name=src, target_name=tgt,
+                                ratios=ratios[key], seed=seed)
+        violin_files.append((png, f"{src} -> {tgt}: real {src} | transferred | real {tgt}"))
+        pairs[key] = {
+            "source": src, "target": tgt, **_summary(recs),
+            "in_target_range": sum(r.in_range for r in recs),
+            "classified_as": {i: sum(r.predicted == i for r in recs) for i in instruments},
+            "descriptor_ratios": ratios[key],
+            "descriptor_ratio_mean": _mean(list(ratios[key].values())),
+            "descriptors": descriptor_distances(trans, real[src], real[tgt]),
+        }
+    plot_ratio_matrix(ratios, out / "figures/descriptor_ratios.png")
+    all_recs = [r for recs in records.values() for r in recs]
+    all_ratios = [r for rs in ratios.values() for r in rs.values() if np.isfinite(r)]
+    src_voiced = sum(p["voiced"] for ps in source_pitch.values() for p in ps)
+    src_correct = sum(p["correct"] for ps in source_pitch.values() for p in ps)
+    in_range: dict[str, Any] = _summary([r for r in all_recs if r.in_range])
+    in_ratios = []
+    for key, recs in records.items():
+        src, tgt = key.split("->")
+        inside = [r for r in recs if r.in_range]
+        if inside:
+            in_ratios += [v for v in descriptor_ratios(_pool(inside), real[src], real[tgt]).values() if np.isfinite(v)]
+    in_range["descriptor_ratio_mean"] = _mean(in_ratios)
+    in_range["descriptor_ratio_median"] = float(np.median(in_ratios)) if in_ratios else float("nan")
+    transfer = {
+        **_summary(all_recs),
+        "pitch_accuracy_real_notes": src_correct / src_voiced if src_voiced else float("nan"),
+        "descriptor_ratio_mean": _mean(all_ratios),
+        "descriptor_ratio_median": float(np.median(all_ratios)) if all_ratios else float("nan"),
+        "descriptor_ratios_defined": f"{len(all_ratios)} of {sum(len(r) for r in ratios.values())}",
+        "descriptor_ratio_by_descriptor": {d: _mean([ratios[p][d] for p in ratios]) for d in DESCRIPTORS},
+        "target_pitch_ranges": {i: list(ranges[i]) for i in instruments},
+        "in_target_range": in_range,
+        "out_of_target_range": _summary([r for r in all_recs if not r.in_range]),
+        "pairs": pairs,
+    }
+
+    # ---------------------------------------------------------------- reconstruction
+    def _agg(key: str, inst: str | None = None) -> float:
+        vals = [v for i in instruments if inst in (None, i) for v in recon[i][key]]
+        return _mean(vals)
+
+    def _block(inst: str | None) -> dict:
+        return {
+            "magnitude": {"spectral_convergence": _agg("mag_sc", inst), "log_spectral_distance_db": _agg("mag_lsd", inst)},
+            "audio": {"spectral_convergence": _agg("audio_sc", inst), "log_spectral_distance_db": _agg("audio_lsd", inst)},
+            "inversion_only": {"spectral_convergence": _agg("inv_sc", inst),
+                               "log_spectral_distance_db": _agg("inv_lsd", inst)},
+        }
+
+    reconstruction = {**_block(None), "per_instrument": {i: {"notes": len(notes[i]), **_block(i)} for i in instruments}}
+
+    classifier = {
+        "file": "classifier.pt",
+        "instruments": instruments,
+        "train": clf.info,
+        "note_accuracy": float(np.trace(confusion) / max(1, confusion.sum())),
+        "slice_accuracy": slice_hits / max(1, slice_total),
+        "per_instrument": {i: float(confusion[j, j] / max(1, confusion[j].sum())) for j, i in enumerate(instruments)},
+        "confusion": confusion.tolist(),
+        "round_trip_accuracy": _mean([float(h) for i in instruments for h in roundtrip_hits[i]]),
+        "reconstruction_accuracy": _mean([float(h) for i in instruments for h in recon_hits[i]]),
+    }
+    bar.update(1)
+
+    # ---------------------------------------------------------------- latent space
+    bar.set_description("latent space")
+    latent = _latent_section_data(model, ds, notes, instruments, split, out, fig_dir, map_grid, gif_steps, seed)
+    bar.update(1)
+
+    goals = {}
+    for name, (op, threshold) in GOALS.items():
+        value = transfer[name]
+        met = bool(np.isfinite(value) and (value >= threshold if op == ">=" else value <= threshold))
+        goals[name] = {"value": value, "goal": f"{op} {threshold}", "met": met}
+    metrics = {
+        "model": str(model_path) if model_path is not None else "default",
+        "data": str(data_dir),
+        "split": split,
+        "instruments": instruments,
+        "notes": {i: len(notes[i]) for i in instruments},
+        "max_notes": max_notes,
+        "octave_folded_notes": folded,
+        "classifier": classifier,
+        "transfer": transfer,
+        "reconstruction": reconstruction,
+        "latent": latent,
+        "goals": goals,
+        "files": {"page": "index.html", "latent_page": "latent.html", "classifier": "classifier.pt"},
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    metrics = _clean(metrics)
+    write_json(out / "metrics.json", metrics)
+    _write_report(out, metrics, violin_files, example_rows, latent)
+    bar.update(1)
+    bar.close()
+    log(f"classifier: {_pct(classifier['note_accuracy'])} of held-out real notes "
+        f"({_pct(classifier['slice_accuracy'])} of slices)")
+    log(f"transfers: target {_pct(transfer['target_accuracy'])}, source {_pct(transfer['source_share'])}, "
+        f"pitch {_pct(transfer['pitch_accuracy'])}, mean descriptor ratio {_fmt(transfer['descriptor_ratio_mean'], 2)}")
+    log(f"reconstruction: SC {_fmt(reconstruction['magnitude']['spectral_convergence'])} (magnitudes), "
+        f"{_fmt(reconstruction['audio']['spectral_convergence'])} (audio)")
+    log(f"report: {out / 'index.html'} ({metrics['seconds']:.0f} s)")
+    return metrics
+
+
+def _write_example(out: Path, audio_dir: Path, fig_dir: Path, model, note: dict, inst: str,
+                   outputs: list[tuple[str, str | None, np.ndarray]], sr: int) -> dict:
+    """Write the audio and spectrograms of one example note; returns its page entry."""
+    stem = _slug(Path(note["file"]).stem)
+    fe = model.frontend
+    audio, spectra, titles = [], [], []
+    for title, _, y in outputs:
+        name = f"audio/{stem}_{_slug(title.replace('to ', 'to_'))}.wav"
+        write_audio(out / name, y, sr)
+        audio.append((name, f"{stem}: {title}"))
+        with torch.no_grad():
+            spectra.append(fe.analyze(torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))).numpy())
+        titles.append(title)
+    png = f"figures/examples/{stem}.png"
+    plot_spectrograms(spectra, titles, out / png, frame_rate=fe.frame_rate,
+                      freqs=getattr(fe, "frequencies", None), ncols=min(5, len(spectra)))
+    return {"note": stem, "instrument": inst, "pitch": note_name(int(note["pitch"])), "audio": audio,
+            "image": (png, f"{stem}: source, reconstruction and transfers")}
+
+
+def _latent_section_data(model, ds: PreparedDataset, notes: dict[str, list[int]], instruments: list[str],
+                         split: str, out: Path, fig_dir: Path, map_grid: int, gif_steps: int,
+                         seed: int) -> dict:
+    """Encode the held-out slices, draw the scatter plots and the descriptor maps."""
+    rows = {r for i in instruments for r in notes[i]}
+    index = ds.select(split, instruments)
+    index = index[np.isin(ds.slices[index, 0], list(rows))]
+    if len(index) > MAX_LATENT_SLICES:
+        index = np.sort(np.random.default_rng(seed).choice(index, MAX_LATENT_SLICES, replace=False))
+    labels = ds.labels(index)
+    z = latent_means(model, ds.slice_tensor(index), labels["instrument"], labels["pitch"])
+    files = {"scatter": "figures/latent_scatter.png", "page": "latent.html", "maps": {}, "gifs": {}}
+    plot_latent_scatter(z, labels, out / files["scatter"], seed=seed,
+                        title=f"Latent means of {len(z)} held-out slices")
+    hover = [f"{Path(ds.notes[r]['file']).stem}" for r in labels["note"]]
+    write_latent_html(z, labels, out / files["page"], hover=hover, seed=seed,
+                      title=f"MoVE latent space: {len(z)} held-out slices")
+    extent = float(np.ceil(2.0 * max(1.0, np.percentile(np.abs(z), 99))) / 2.0) if len(z) else 3.0
+    conditions = {}
+    for inst in instruments:
+        pitches = sorted(ds.notes[r]["pitch"] for r in notes[inst])
+        midi = int(pitches[len(pitches) // 2])
+        conditions[inst] = note_name(midi)
+        maps = descriptor_maps(model, inst, midi, names=MAP_DESCRIPTORS, extent=extent, n=map_grid)
+        png = f"figures/latent_maps/{_slug(inst)}_{note_name(midi).replace('#', 's')}.png"
+        plot_descriptor_maps(maps, out / png, points=z[labels["instrument"] == inst])
+        files["maps"][inst] = png
+        if gif_steps > 0:
+            gif = png[:-4] + "_z3.gif"
+            write_descriptor_gif(model, inst, midi, out / gif, names=MAP_DESCRIPTORS, extent=extent,
+                                 n=map_grid, steps=gif_steps)
+            files["gifs"][inst] = gif
+    spread = {f"z{j + 1}": float(np.std(z[:, j])) for j in range(z.shape[1])} if len(z) else {}
+    return {"slices": int(len(z)), "extent": extent, "conditions": conditions, "std": spread, "files": files}
+
+
+def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: list[dict], latent: dict) -> Path:
+    """Write ``index.html`` from the metrics and the figure lists."""
+    t, c, r = m["transfer"], m["classifier"], m["reconstruction"]
+    goal_rows = [["metric", "all transfers", "goal", "met", "in the target's pitch range",
+                  "outside it"]]
+    inr, outr = t["in_target_range"], t["out_of_target_range"]
+    for name, g in m["goals"].items():
+        if name.startswith("descriptor"):
+            row = [_fmt(g["value"], 2), g["goal"], "yes" if g["met"] else "no",
+                   _fmt(inr["descriptor_ratio_mean"], 2), ""]
+        else:
+            row = [_pct(g["value"]), g["goal"], "yes" if g["met"] else "no", _pct(inr[name]), _pct(outr[name])]
+        goal_rows.append([name.replace("_", " "), *row])
+    goal_rows.append(["transfers", str(t["transfers"]), "", "", str(inr["transfers"]), str(outr["transfers"])])
+    ranges = ", ".join(f"{i} {note_name(lo)}-{note_name(hi)}" for i, (lo, hi) in t["target_pitch_ranges"].items())
+    summary = Section(
+        "Summary",
+        text=[f"Model: {m['model']}. Data: {m['data']} ({m['split']} notes: "
+              + ", ".join(f"{i} {n}" for i, n in m["notes"].items()) + ").",
+              f"{t['transfers']} transfers; the classifier (trained on real notes) recognises "
+              f"{_pct(c['note_accuracy'])} of the held-out real notes and gives the target instrument to "
+              f"{_pct(t['target_accuracy'])} of the transfers (the source instrument to "
+              f"{_pct(t['source_share'])}). pYIN finds the input pitch (within 50 cents) on "
+              f"{_pct(t['pitch_accuracy'])} of the transfers' voiced frames "
+              f"({_pct(t['pitch_accuracy_real_notes'])} on the real notes).",
+              f"Pitch ranges the model was trained on: {ranges}. A transfer is 'in range' when the note's "
+              f"pitch is in the target instrument's range."],
+        table=goal_rows,
+    )
+    ci = c["instruments"]
+    conf = [["real \\ predicted", *ci, "accuracy"]]
+    for j, i in enumerate(ci):
+        conf.append([i, *[str(v) for v in c["confusion"][j]], _pct(c["per_instrument"][i])])
+    classifier = Section(
+        "Instrument classifier",
+        text=[f"A two-layer perceptron on the harmonic profile of 16-frame slices (log magnitudes at "
+              f"0.5, 1, 1.5, ... 20 times the note's fundamental, relative to each frame's peak: mean and "
+              f"standard deviation over the frames), trained on {c['train']['slices']} slices of "
+              f"{c['train']['notes']} real {c['train']['split']} notes in {c['train']['seconds']} s "
+              f"(file classifier.pt). Notes are classified by the mean of their slices' probabilities.",
+              f"Held-out real notes: {_pct(c['note_accuracy'])} (slices: {_pct(c['slice_accuracy'])}); "
+              f"the same notes after the front end's magnitude-only round trip: "
+              f"{_pct(c['round_trip_accuracy'])}; their reconstructions by the model: "
+              f"{_pct(c['reconstruction_accuracy'])}."],
+        table=conf,
+    )
+    pair_rows = [["source -> target", "notes", "in target's range", "classified as target", "as source",
+                  "classified as (notes)", "pitch accuracy", "voiced", "mean descriptor ratio"]]
+    for key, p in t["pairs"].items():
+        verdicts = ", ".join(f"{i} {n}" for i, n in p["classified_as"].items() if n)
+        pair_rows.append([key.replace("->", " -> "), str(p["transfers"]), str(p["in_target_range"]),
+                          _pct(p["target_accuracy"]), _pct(p["source_share"]), verdicts,
+                          _pct(p["pitch_accuracy"]), _pct(p["voiced_share"]), _fmt(p["descriptor_ratio_mean"], 2)])
+    transfers = Section(
+        "Transfers",
+        text=["Every held-out note of each source instrument transferred to each target at its own pitch. "
+              "Descriptor ratio: W1(transferred, real target) / W1(real source, real target) of the per-frame "
+              "distribution (0 = matches the target, 1 = did not move); flatness on a log10 scale; n/a: the "
+              "descriptor does not separate the two real instruments (source-to-target distance under 0.1 "
+              "of their pooled standard deviation)."],
+        table=pair_rows,
+        images=[("figures/descriptor_ratios.png", "descriptor ratios per pair"), *violins],
+    )
+    rec_rows = [["instrument", "notes", "SC magnitudes", "LSD magnitudes (dB)", "SC audio", "LSD audio (dB)",
+                 "SC inversion only", "LSD inversion only (dB)"]]
+    for name, block in [("all", r), *r["per_instrument"].items()]:
+        rec_rows.append([
+            name, str(block.get("notes", sum(m["notes"].values()))),
+            _fmt(block["magnitude"]["spectral_convergence"]), _fmt(block["magnitude"]["log_spectral_distance_db"], 2),
+            _fmt(block["audio"]["spectral_convergence"]), _fmt(block["audio"]["log_spectral_distance_db"], 2),
+            _fmt(block["inversion_only"]["spectral_convergence"]),
+            _fmt(block["inversion_only"]["log_spectral_distance_db"], 2),
+        ])
+    reconstruction = Section(
+        "Reconstruction of held-out notes",
+        text=["Spectral convergence (SC) and log-spectral distance (LSD): model output against input in the "
+              "front end's linear magnitudes, and after phase retrieval against the input audio; "
+              "'inversion only' inverts the input's own magnitudes (the floor set by phase retrieval)."],
+        table=rec_rows,
+    )
+    example_section = Section(
+        "Examples",
+        text=["Source note, its reconstruction and its transfers (audio and spectrograms)."],
+        audio=[a for e in examples for a in e["audio"]],
+        images=[e["image"] for e in examples],
+    )
+    lf = latent["files"]
+    latent_section = Section(
+        "Latent space",
+        text=[f"Posterior means of {latent['slices']} held-out slices, each encoded under its own instrument, "
+              f"pitch class and octave. Descriptor maps: slices decoded on a grid over the planes z3 = 0, "
+              f"z2 = 0, z1 = 0 (range +-{latent['extent']:g}) at "
+              + ", ".join(f"{i} {n}" for i, n in latent["conditions"].items())
+              + "; the animations sweep z3 over the z1-z2 plane; white dots: the instrument's held-out slices."],
+        images=[(lf["scatter"], "3-D latent means coloured by instrument, pitch class, octave, dynamics"),
+                *[(p, f"{i}: decoded descriptor maps") for i, p in lf["maps"].items()],
+                *[(g, f"{i}: z1-z2 maps as z3 sweeps") for i, g in lf["gifs"].items()]],
+        extra_html=f"<p><a href='{lf['page']}'>Interactive 3-D latent plot</a></p>",
+    )
+    return write_page(out / "index.html", "move evaluation",
+                      [summary, classifier, transfers, reconstruction, example_section, latent_section],
+                      intro=f"Generated by move evaluate in {m['seconds']:.0f} s; every number is in metrics.json.")
