@@ -11,9 +11,17 @@ where the transfers decode the batch's latents under a random other instrument a
 pitch, and the real slices of that instrument are drawn matched in pitch (nearest available
 pitch when the instrument has none at that pitch).
 
+Baselines (``TrainConfig.translation``): ``"adversarial"`` replaces the MMD term by a
+UNIT-style adversarial criterion (one small discriminator per target instrument,
+:mod:`move.model.discriminator`; Lightning manual optimisation alternates a discriminator
+step and a generator step on every batch), ``"none"`` trains a plain conditional VAE
+(reconstruction and KL only). ``TrainConfig.conditioning="concat"`` replaces FiLM by
+concatenated conditioning.
+
 A run folder holds ``config.json`` (the run's typed configs), ``checkpoints/`` (Lightning,
 for ``--resume``), ``tb/`` (TensorBoard: losses, spectrogram images of reconstructions and
-transfers) and ``model.pt``, the self-contained model file, refreshed after every
+transfers), ``history.json`` (wall time, epoch and validation errors after every
+validation) and ``model.pt``, the self-contained model file, refreshed after every
 validation.
 """
 
@@ -35,8 +43,17 @@ from move.data.prepare import PreparedDataset
 from move.errors import ConfigError
 from move.model.checkpoint import ModelBundle, bundle_to_dict, save_model
 from move.model.config import ModelConfig, model_config
+from move.model.discriminator import (
+    InstrumentDiscriminators,
+    discriminator_accuracy,
+    discriminator_loss,
+    generator_loss,
+)
 from move.model.losses import kl_divergence, kl_warmup, reconstruction_loss, translation_mmd
 from move.model.move import MoVE
+
+#: Translation criteria: MoVE's MMD, the UNIT-style adversarial baseline, none (plain CVAE).
+TRANSLATIONS: tuple[str, ...] = ("mmd", "adversarial", "none")
 
 
 @dataclass
@@ -62,11 +79,19 @@ class TrainConfig:
     kl_warmup_epochs : float
         Epochs over which the KL weight rises linearly from 0 to ``beta_max``.
     mmd_weight : float
-        Weight of the MMD translation criterion (0 disables it).
+        Weight of the MMD translation criterion (0 disables it; used with
+        ``translation="mmd"`` only).
     seed : int
         Seed of initialisation and sampling.
     grad_clip : float
         Gradient norm clipping (0 disables it).
+    translation : str
+        Translation criterion: ``mmd`` (MoVE), ``adversarial`` (baseline: a discriminator
+        per target instrument, UNIT-style) or ``none`` (baseline: plain conditional VAE).
+    adv_weight : float
+        Weight of the generator's adversarial loss (``translation="adversarial"``).
+    disc_lr : float
+        Adam learning rate of the discriminators (betas 0.5, 0.999).
     """
 
     preset: str = "tiny"
@@ -80,11 +105,18 @@ class TrainConfig:
     mmd_weight: float = 1000.0
     seed: int = 0
     grad_clip: float = 5.0
+    translation: str = "mmd"
+    adv_weight: float = 100.0
+    disc_lr: float = 1e-3
 
 
 @dataclass
 class RunConfig:
-    """Where and on what a run executes (may change between resumes)."""
+    """Where and on what a run executes (may change between resumes).
+
+    ``val_per_epoch`` > 1 validates (and exports ``model.pt``) that many times per
+    epoch, for finer validation curves in short runs (benchmarks).
+    """
 
     accelerator: str = "auto"
     devices: int = 1
@@ -95,6 +127,7 @@ class RunConfig:
     val_every: int = 1
     checkpoint_every: int = 1
     image_every: int = 10
+    val_per_epoch: int = 1
 
 
 class SliceData:
@@ -207,11 +240,24 @@ def _lightning():
 
 
 class MoVETask(_lightning().LightningModule):
-    """Lightning module: the MoVE model, its losses, logging and model-file export."""
+    """Lightning module: the MoVE model, its losses, logging and model-file export.
+
+    With ``train_cfg.translation == "adversarial"`` the module also owns the
+    discriminators (:class:`~move.model.discriminator.InstrumentDiscriminators`) and uses
+    manual optimisation: on every batch one discriminator step (real slices of each
+    target instrument against the detached transfers to it), then one generator step
+    (encoder and decoder: reconstruction, KL and the non-saturating adversarial loss of
+    the transfers under the updated discriminators), each with its own Adam optimizer
+    and gradient-norm clipping.
+    """
 
     def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, data: SliceData,
                  frontend_state: dict, steps_per_epoch: int) -> None:
         super().__init__()
+        if train_cfg.translation not in TRANSLATIONS:
+            raise ConfigError(
+                f"train: translation must be one of {', '.join(TRANSLATIONS)}, got {train_cfg.translation!r}"
+            )
         self.model = MoVE(model_cfg)
         self.train_cfg = train_cfg
         self.data = data
@@ -219,6 +265,13 @@ class MoVETask(_lightning().LightningModule):
         self.warmup_steps = max(1, int(train_cfg.kl_warmup_epochs * steps_per_epoch))
         self._data_device: torch.device | None = None
         self.image_every = 5
+        self.adversarial = train_cfg.translation == "adversarial"
+        self.discriminators: InstrumentDiscriminators | None = None
+        if self.adversarial:
+            self.automatic_optimization = False
+            self.discriminators = InstrumentDiscriminators(
+                model_cfg.n_instruments, model_cfg.n_frames, model_cfg.n_bins
+            )
 
     # ---------------------------------------------------------------- data
     def _ensure_data(self) -> None:
@@ -235,35 +288,102 @@ class MoVETask(_lightning().LightningModule):
         return _index_loader(len(self.data.valid["x"]), 1024, shuffle=False)
 
     # ---------------------------------------------------------------- steps
-    def _losses(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _uses_transfers(self) -> bool:
+        cfg = self.train_cfg
+        if self.model.config.n_instruments < 2:
+            return False
+        return self.adversarial or (cfg.translation == "mmd" and cfg.mmd_weight > 0)
+
+    def _losses(
+        self, b: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None]:
+        """VAE losses of a batch, the MMD term, and (adversarial) the transfers.
+
+        Returns
+        -------
+        losses : dict
+            ``rec``, ``kl`` and, with the MMD criterion, ``mmd``.
+        transfers : tuple or None
+            ``(transferred, real, target)`` when the batch was transferred: decoder
+            outputs under a random other instrument, pitch-matched real slices of that
+            instrument, and its index.
+        """
         m = self.model
         out = m(b["x"], b["instrument"], b["pitch_class"], b["octave"])
         rec = reconstruction_loss(out["recon"], b["x"])
         kl = kl_divergence(out["mu"], out["logvar"])
         losses = {"rec": rec, "kl": kl}
         n_inst = m.config.n_instruments
-        if self.train_cfg.mmd_weight > 0 and n_inst > 1:
+        transfers = None
+        if self._uses_transfers():
             shift = torch.randint(1, n_inst, b["instrument"].shape, device=self.device)
             target = (b["instrument"] + shift) % n_inst
             transferred = m.decode(out["z"], target, b["pitch_class"], b["octave"])
             real = self.data.matched(target, b["pitch"])
-            losses["mmd"] = translation_mmd(transferred, real, target)
-        return losses
+            if self.train_cfg.translation == "mmd":
+                losses["mmd"] = translation_mmd(transferred, real, target)
+            transfers = (transferred, real, target)
+        return losses, transfers
+
+    def _vae_step(self) -> int:
+        """Optimisation steps of the VAE so far (manual optimisation counts both optimizers)."""
+        return self.global_step // 2 if self.adversarial else self.global_step
 
     def training_step(self, idx: torch.Tensor, batch_idx: int) -> torch.Tensor:
         self._ensure_data()
         b = self.data.batch(self.data.train, idx)
-        losses = self._losses(b)
-        beta = kl_warmup(self.global_step, self.warmup_steps, self.train_cfg.beta_max)
-        loss = losses["rec"] + beta * losses["kl"]
-        if "mmd" in losses:
-            loss = loss + self.train_cfg.mmd_weight * losses["mmd"]
+        losses, transfers = self._losses(b)
+        beta = kl_warmup(self._vae_step(), self.warmup_steps, self.train_cfg.beta_max)
         bs = len(idx)
+        if self.adversarial:
+            loss = self._adversarial_step(losses, transfers, beta, bs)
+        else:
+            loss = losses["rec"] + beta * losses["kl"]
+            if "mmd" in losses:
+                loss = loss + self.train_cfg.mmd_weight * losses["mmd"]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         self.log("train/beta", beta, batch_size=bs)
         for k, v in losses.items():
             self.log(f"train/{k}", v, prog_bar=k != "kl", batch_size=bs)
         return loss
+
+    def _adversarial_step(self, losses: dict[str, torch.Tensor], transfers, beta: float, bs: int) -> torch.Tensor:
+        """One discriminator step, then one generator step (manual optimisation)."""
+        cfg = self.train_cfg
+        opt_g, opt_d = self.optimizers()
+        disc = self.discriminators
+        assert disc is not None
+        clip = cfg.grad_clip or None
+        # discriminators: real slices of each target instrument vs the detached transfers to it
+        if transfers is not None:
+            transferred, real, target = transfers
+            with self.toggled_optimizer(opt_d):
+                real_logits = disc(real, target)
+                fake_logits = disc(transferred.detach(), target)
+                d_loss = discriminator_loss(real_logits, fake_logits)
+                opt_d.zero_grad(set_to_none=True)
+                self.manual_backward(d_loss)
+                if clip:
+                    self.clip_gradients(opt_d, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+                opt_d.step()
+            self.log("train/d_loss", d_loss, batch_size=bs)
+            self.log("train/d_acc", discriminator_accuracy(real_logits.detach(), fake_logits.detach()),
+                     prog_bar=True, batch_size=bs)
+        else:  # keep both optimizers stepping once per batch (the step count stays 2 per batch)
+            opt_d.step()
+        # generator (encoder + decoder): VAE terms + make transfers to t look real to D_t
+        with self.toggled_optimizer(opt_g):
+            loss = losses["rec"] + beta * losses["kl"]
+            if transfers is not None:
+                g_adv = generator_loss(disc(transfers[0], transfers[2]))
+                losses["adv"] = g_adv
+                loss = loss + cfg.adv_weight * g_adv
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            if clip:
+                self.clip_gradients(opt_g, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+            opt_g.step()
+        return loss.detach()
 
     def validation_step(self, idx: torch.Tensor, batch_idx: int) -> None:
         self._ensure_data()
@@ -309,7 +429,12 @@ class MoVETask(_lightning().LightningModule):
         logger.experiment.add_figure("valid/spectrograms", fig, self.global_step)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.model.parameters(), lr=self.train_cfg.lr)
+        opt = torch.optim.Adam(self.model.parameters(), lr=self.train_cfg.lr)
+        if not self.adversarial:
+            return opt
+        assert self.discriminators is not None
+        return [opt, torch.optim.Adam(self.discriminators.parameters(), lr=self.train_cfg.disc_lr,
+                                      betas=(0.5, 0.999))]
 
     # ---------------------------------------------------------------- export
     def bundle(self) -> ModelBundle:
@@ -349,6 +474,47 @@ class _ExportModel(_lightning().Callback):
 
     def on_fit_end(self, trainer, task) -> None:
         self._export(trainer, task)
+
+
+class _History(_lightning().Callback):
+    """Appends (wall time, epoch, step, validation errors) to ``history.json`` after every validation.
+
+    Time is measured from the start of training (``on_train_start``, after the set-up);
+    a resumed run continues the time axis where the previous fit stopped.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: list[dict[str, Any]] = []
+        self.t0 = time.perf_counter()
+        self.offset = 0.0
+
+    def on_train_start(self, trainer, task) -> None:
+        self.entries = []
+        if self.path.is_file():
+            try:
+                self.entries = list(read_json(self.path).get("entries", []))
+            except (ValueError, OSError, AttributeError):
+                self.entries = []
+        self.offset = float(self.entries[-1]["time"]) if self.entries else 0.0
+        self.t0 = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer, task) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        if "valid/rec" not in metrics:
+            return
+        entry = {
+            "time": round(self.offset + time.perf_counter() - self.t0, 3),
+            "epoch": int(trainer.current_epoch),
+            "step": int(trainer.global_step),
+            "valid_rec": float(metrics["valid/rec"]),
+        }
+        if "valid/sc" in metrics:
+            entry["valid_sc"] = float(metrics["valid/sc"])
+        self.entries.append(entry)
+        write_json(self.path, {"entries": self.entries})
 
 
 def _resolve_instruments(ds: PreparedDataset, wanted: Sequence[str]) -> list[str]:
@@ -417,6 +583,8 @@ def train(
     ds = PreparedDataset(data_dir)
     instruments = _resolve_instruments(ds, cfg.instruments)
     cfg = replace(cfg, instruments=tuple(instruments))
+    if cfg.translation not in TRANSLATIONS:
+        raise ConfigError(f"train: translation must be one of {', '.join(TRANSLATIONS)}, got {cfg.translation!r}")
     data = SliceData(ds, instruments)
     fe = ds.frontend()
     mcfg = model_config(
@@ -436,9 +604,12 @@ def train(
         if not config_path.is_file() or not last.is_file():
             raise ConfigError(f"{run_dir}: nothing to resume (no config.json or checkpoints/last.ckpt)")
         old = read_json(config_path)
+
         def comparable(d: dict) -> dict:  # more epochs is a legitimate reason to resume
             out = {k: d.get(k) for k in ("train", "model", "data_fingerprint")}
-            out["train"] = {k: v for k, v in (out["train"] or {}).items() if k != "max_epochs"}
+            # runs saved before a field existed trained with its default
+            train_cfg = {**to_dict(TrainConfig()), **(out["train"] or {})}
+            out["train"] = {k: v for k, v in train_cfg.items() if k != "max_epochs"}
             return out
 
         diffs = _config_diff(comparable(old), comparable(saved))
@@ -469,6 +640,7 @@ def train(
                         every_n_epochs=max(1, run.checkpoint_every),
                         monitor="valid/rec" if data.valid is not None else None, mode="min"),
         _ExportModel(run_dir / "model.pt", run.checkpoint_every),
+        _History(run_dir / "history.json"),
         *extra_callbacks,
     ]
     trainer = L.Trainer(
@@ -482,9 +654,11 @@ def train(
         precision=precision,
         logger=TensorBoardLogger(run_dir, name="tb", version="", default_hp_metric=False),
         callbacks=callbacks,
-        gradient_clip_val=cfg.grad_clip or None,
+        # manual optimisation (adversarial) clips its own gradients
+        gradient_clip_val=None if task.adversarial else (cfg.grad_clip or None),
         log_every_n_steps=min(50, steps_per_epoch),
         check_val_every_n_epoch=run.val_every,
+        val_check_interval=1.0 / run.val_per_epoch if run.val_per_epoch > 1 else None,
         enable_progress_bar=run.progress,
         enable_model_summary=run.progress,
         num_sanity_val_steps=0,
@@ -498,4 +672,4 @@ def train(
     return run_dir / "model.pt"
 
 
-__all__ = ["MoVETask", "RunConfig", "SliceData", "TrainConfig", "train"]
+__all__ = ["TRANSLATIONS", "MoVETask", "RunConfig", "SliceData", "TrainConfig", "train"]
