@@ -69,7 +69,6 @@ Examples
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import shutil
 import time
@@ -79,7 +78,7 @@ from typing import Any
 
 import numpy as np
 
-from move.config import read_json, to_dict, write_json
+from move.config import json_safe, read_json, to_dict, write_json
 from move.data.prepare import PreparedDataset
 from move.errors import ConfigError
 
@@ -132,22 +131,6 @@ def _finite_mean(values: Sequence[float | None], weights: Sequence[float] | None
     w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=np.float64)
     ok = np.isfinite(v) & (w > 0)
     return float(np.average(v[ok], weights=w[ok])) if ok.any() else float("nan")
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
 
 
 def _resolve(ds: PreparedDataset, instruments: Sequence[str]) -> list[str]:
@@ -388,7 +371,7 @@ class _Evaluator:
             ratios += list(r.values())
         n = sum(st["notes"] for st in pairs.values())
         voiced = sum(st["voiced"] for st in pairs.values())
-        return _clean({
+        return json_safe({
             "notes": {i: len(self.notes[i]) for i in insts},
             "transfers": n,
             "rec_sc": _finite_mean(rec_sc),
@@ -728,7 +711,7 @@ def run_benchmark(
         summary[variant]["train_seconds"] = _summarise([r["train_seconds"] for r in rs])
         summary[variant]["final_valid_rec"] = _summarise([r["final_valid_rec"] for r in rs])
     files = {"json": "results.json", "markdown": "results.md", "curves": "loss_curves.png"}
-    results = _clean({
+    results = json_safe({
         "settings": {**settings, "variants": variants, "seeds": list(range(seeds)),
                      "accelerator": accelerator},
         "level": level, "level_rule": rule,

@@ -107,13 +107,9 @@ def spectral_convergence(
     0.5
     """
     ref, est = _pair(reference, estimate)
-    s_ref = stft_magnitude(ref, n_fft, hop_length)
-    s_est = stft_magnitude(est, n_fft, hop_length)
-    num = float(torch.linalg.vector_norm(s_ref - s_est))
-    den = float(torch.linalg.vector_norm(s_ref))
-    if den == 0.0:
-        return 0.0 if num == 0.0 else float("inf")
-    return num / den
+    return magnitude_spectral_convergence(
+        stft_magnitude(ref, n_fft, hop_length), stft_magnitude(est, n_fft, hop_length)
+    )
 
 
 def log_spectral_distance(

@@ -36,7 +36,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -49,7 +48,7 @@ import torch
 
 from move.audio.descriptors import DESCRIPTORS
 from move.audio.io import load_audio, write_audio
-from move.config import to_dict, write_json
+from move.config import json_safe, to_dict, write_json
 from move.data.instruments import note_name
 from move.data.prepare import SPLITS, PreparedDataset
 from move.errors import ConfigError
@@ -98,22 +97,6 @@ def _pair_key(source: str, target: str) -> str:
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: numpy types to Python, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    return value
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -493,7 +476,7 @@ def evaluate(
         "files": {"page": "index.html", "latent_page": "latent.html", "classifier": "classifier.pt"},
         "seconds": round(time.perf_counter() - t_start, 1),
     }
-    metrics = _clean(metrics)
+    metrics = json_safe(metrics)
     write_json(out / "metrics.json", metrics)
     _write_report(out, metrics, violin_files, example_rows, latent)
     bar.update(1)
