@@ -436,12 +436,9 @@ def shoot(
 # --------------------------------------------------------------------- model glue
 def _condition(model: Any, pitch: int | str) -> tuple[int, int, int, bool]:
     """(MIDI pitch, pitch class, octave index, folded) for one pitch."""
-    from move.data.instruments import parse_note
+    from move.data.instruments import parse_pitch
 
-    if isinstance(pitch, str):
-        midi = int(pitch) if pitch.strip().lstrip("-").isdigit() else parse_note(pitch)
-    else:
-        midi = int(pitch)
+    midi = parse_pitch(pitch, "note")
     cond = model.conditioning(midi, 1)
     return midi, int(cond.pitch_class[0]), int(cond.octave_index[0]), bool(cond.folded)
 

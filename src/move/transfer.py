@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from move.audio.io import SAMPLE_RATE, load_audio, resample, write_audio
-from move.data.instruments import canonical_instrument, note_name, octave, parse_note, pitch_class
+from move.data.instruments import canonical_instrument, note_name, octave, parse_pitch, pitch_class
 from move.errors import AudioError, CheckpointError, LabelError
 from move.model.checkpoint import ModelBundle, load_model_file
 
@@ -106,13 +106,13 @@ class TimbreModel:
         pitch class is kept); :attr:`PitchConditioning.folded` counts the frames affected.
         """
         if isinstance(pitch, str):
-            pitch = parse_note(pitch)
+            pitch = parse_pitch(pitch)
         midi = np.broadcast_to(np.asarray(pitch, dtype=np.int64), (n_frames,))
-        octs = np.array([octave(m) for m in midi]) if midi.size else np.zeros(0, dtype=np.int64)
+        octs = midi // 12 - 1  # octave() of every frame (C4 = 60 is octave 4)
         lo, hi = self.octaves[0], self.octaves[-1]
         folded = int(np.sum((octs < lo) | (octs > hi)))
         return PitchConditioning(
-            pitch_class=np.array([pitch_class(m) for m in midi], dtype=np.int64),
+            pitch_class=midi % 12,
             octave_index=np.clip(octs, lo, hi) - lo,
             folded=folded,
         )
@@ -271,7 +271,7 @@ class TimbreModel:
         logmag = self.analyze(audio, sr)
         cond = self.conditioning(pitch, logmag.shape[0])
         if cond.folded:
-            midi = parse_note(pitch) if isinstance(pitch, str) else int(pitch)
+            midi = parse_pitch(pitch)
             folded = 12 * (self.octaves[0 if octave(midi) < self.octaves[0] else -1] + 1) + pitch_class(midi)
             warnings.warn(
                 f"pitch {note_name(midi)} is outside the model's octaves "
@@ -438,15 +438,14 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
 
 # --------------------------------------------------------------------- files
 def estimate_pitch(audio: np.ndarray, sr: int) -> int:
-    """MIDI pitch of a single note: median of pYIN's voiced f0 (librosa)."""
-    import librosa
+    """MIDI pitch of a single note: median of the voiced f0 of :func:`move.audio.pitch.track_pitch`."""
+    from move.audio.pitch import track_pitch
 
-    y = audio if sr == SAMPLE_RATE else resample(audio, sr, SAMPLE_RATE)
-    f0, voiced, _ = librosa.pyin(y, fmin=30.0, fmax=2100.0, sr=SAMPLE_RATE, frame_length=2048)
-    f0 = f0[voiced & np.isfinite(f0)]
-    if f0.size == 0:
+    midi = track_pitch(audio, sr).midi()
+    midi = midi[np.isfinite(midi)]
+    if midi.size == 0:
         raise AudioError("no pitched sound found; pass --pitch")
-    return int(np.round(librosa.hz_to_midi(np.median(f0))))
+    return int(np.round(np.median(midi)))
 
 
 def is_solo(path: Path, duration: float, mode: str) -> bool:
@@ -521,7 +520,7 @@ def transfer_files(
             outputs, what = result.outputs, "solo"
         else:
             if pitch is not None:
-                midi = int(pitch) if pitch.isdigit() else parse_note(pitch)
+                midi = parse_pitch(pitch)
             elif parsed is not None:
                 midi = parsed[0].pitch
             else:

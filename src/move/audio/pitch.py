@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from move.audio.io import SAMPLE_RATE, resample
-from move.data.instruments import parse_note
+from move.data.instruments import parse_pitch
 from move.errors import AudioError, ConfigError, LabelError
 
 __all__ = [
@@ -624,22 +624,7 @@ def constant_pitches(note: str | int, n_frames: int) -> np.ndarray:
     >>> constant_pitches("A4", 3)
     array([69, 69, 69])
     """
-    if isinstance(note, (int, np.integer)) and not isinstance(note, bool):
-        midi = int(note)
-    elif isinstance(note, str) and note.strip().lstrip("-").isdigit():
-        midi = int(note.strip())
-    elif isinstance(note, str):
-        try:
-            midi = parse_note(note)
-        except LabelError:
-            raise LabelError(
-                f"--pitch: {note!r} is neither a note name (C4, D#5, Bb3), a MIDI number "
-                "(60) nor a MIDI file (.mid)"
-            ) from None
-    else:
-        raise LabelError(f"--pitch: expected a note name or MIDI number, got {note!r}")
-    if not 0 <= midi <= 127:
-        raise LabelError(f"--pitch: MIDI number {midi} is outside 0-127")
+    midi = parse_pitch(note, "--pitch")
     return np.full(int(n_frames), midi, dtype=np.int64)
 
 

@@ -138,6 +138,47 @@ def parse_note(text: str) -> int:
     return midi
 
 
+def parse_pitch(value: int | str, what: str = "--pitch") -> int:
+    """MIDI number of a note name (``"C4"``, ``"Bb3"``) or a MIDI number (``60``, ``"60"``).
+
+    Parameters
+    ----------
+    value : int or str
+        The pitch as given by the user.
+    what : str
+        How the value was given (an option name), for the error message.
+
+    Raises
+    ------
+    LabelError
+        Neither a note name nor a MIDI number, or outside 0-127.
+
+    Examples
+    --------
+    >>> parse_pitch("Bb3"), parse_pitch("72"), parse_pitch(69)
+    (58, 72, 69)
+    """
+    import numpy as np
+
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        midi = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        midi = int(value.strip())
+    elif isinstance(value, str):
+        try:
+            midi = parse_note(value)
+        except LabelError:
+            raise LabelError(
+                f"{what}: {value!r} is neither a note name (C4, D#5, Bb3), a MIDI number "
+                "(60) nor a MIDI file (.mid)"
+            ) from None
+    else:
+        raise LabelError(f"{what}: expected a note name or MIDI number, got {value!r}")
+    if not 0 <= midi <= 127:
+        raise LabelError(f"{what}: MIDI number {midi} is outside 0-127")
+    return midi
+
+
 def note_name(midi: int) -> str:
     """Note name of a MIDI number with sharps, e.g. ``61 -> "C#4"``."""
     return f"{PITCH_CLASS_NAMES[midi % 12]}{midi // 12 - 1}"

@@ -145,11 +145,9 @@ def log_spectral_distance(
     20.0
     """
     ref, est = _pair(reference, estimate)
-    p_ref = stft_magnitude(ref, n_fft, hop_length).square()
-    p_est = stft_magnitude(est, n_fft, hop_length).square()
-    floor = max(float(p_ref.max()), 1e-30) * 10.0 ** (LSD_FLOOR_DB / 10.0)
-    diff = 10.0 * (torch.log10(p_ref.clamp_min(floor)) - torch.log10(p_est.clamp_min(floor)))
-    return float(diff.square().mean(-1).sqrt().mean())
+    return magnitude_log_spectral_distance(
+        stft_magnitude(ref, n_fft, hop_length), stft_magnitude(est, n_fft, hop_length)
+    )
 
 
 # ------------------------------------------------------------------ magnitude domain
