@@ -153,3 +153,25 @@ def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
                       variants=("move",), batch_size=32, max_notes=1, log=lambda s: None)
     with pytest.raises(ConfigError, match="unknown variant"):
         run_benchmark(tiny_prepared, ["Flute", "Violin"], tmp_path / "b2", budget_minutes=0.1, variants=("gan",))
+
+
+def test_benchmark_trains_and_evaluates_in_parallel_processes(tiny_prepared, tmp_path):
+    """--jobs 2: every model is trained in a worker process; the results have the serial layout."""
+    import os
+
+    out = tmp_path / "par"
+    code = main(["--threads", "2", "benchmark", "--data", str(tiny_prepared), "--instruments", "flute,violin",
+                 "--out", str(out), "--budget", "0.03", "--seeds", "1", "--variants", "move,none",
+                 "--batch-size", "32", "--max-notes", "1", "--accelerator", "cpu", "--no-progress",
+                 "--jobs", "2"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [(r["variant"], r["models"]) for r in results["runs"]] == [("move", 1), ("none", 1)]
+    for variant in ("move", "none"):
+        run = json.loads((out / "runs" / variant / "seed0" / "benchmark_run.json").read_text())
+        assert run["pid"] != os.getpid()
+        assert (out / "eval" / f"{variant}-seed0.json").is_file()
+    for r in results["runs"]:
+        assert r["eval"]["transfers"] == 2 and math.isfinite(r["rec_sc"]) and r["curve"]
+    with pytest.raises(ConfigError, match="jobs"):
+        run_benchmark(tiny_prepared, ["Flute", "Violin"], tmp_path / "b3", budget_minutes=0.1, jobs=0)

@@ -242,6 +242,7 @@ def _train_one(data_dir: Path, run_dir: Path, cfg, minutes: float, accelerator: 
         "epochs": saved.get("epochs_done"),
         "parameters": saved.get("parameters"),
         "model_bytes": model_path.stat().st_size,
+        "pid": os.getpid(),
     }
     write_json(done, summary)
     return summary
@@ -527,6 +528,7 @@ def run_benchmark(
     rec_level: float | None = None,
     val_per_epoch: int = 4,
     reports: bool = False,
+    jobs: int = 1,
 ) -> dict:
     """Train and evaluate MoVE and its baselines under one time budget.
 
@@ -572,6 +574,12 @@ def run_benchmark(
     reports : bool
         Also write the full ``move evaluate`` report of every non-pair run
         (``reports/<variant>-seed<k>/``).
+    jobs : int
+        Models trained (and runs evaluated) at the same time, each in its own process
+        with ``torch.get_num_threads() // jobs`` threads (at least 1). The budget is each
+        model's own training time, so concurrent jobs that share the cores or the GPU get
+        less compute per minute; every variant shares it the same way, but compare
+        figures only between benchmarks run with the same ``jobs``.
 
     Returns
     -------
@@ -609,6 +617,8 @@ def run_benchmark(
         raise ConfigError(f"benchmark: the budget must be positive, got {budget_minutes} minutes")
     if seeds < 1:
         raise ConfigError(f"benchmark: at least one seed is needed, got {seeds}")
+    if jobs < 1:
+        raise ConfigError(f"benchmark: jobs must be at least 1, got {jobs}")
     ds = PreparedDataset(data_dir)
     insts = _resolve(ds, instruments)
     settings = {
@@ -631,28 +641,63 @@ def run_benchmark(
         f"{budget_minutes:g} min each -> {out}")
 
     # ------------------------------------------------------------------ train
-    trained: dict[tuple[str, int], list[dict]] = {}
-    k = 0
-    for seed in range(seeds):
-        for variant in variants:
+    order = [(variant, seed) for seed in range(seeds) for variant in variants]
+    planned = {key: _jobs(key[0], key[1], insts, out, budget_minutes, pair_budget) for key in order}
+    tasks = [(key, i, run_dir, job_insts, minutes)
+             for key in order for i, (run_dir, job_insts, minutes) in enumerate(planned[key])]
+
+    def config_of(key: tuple[str, int], job_insts: tuple[str, ...]) -> TrainConfig:
+        return TrainConfig(preset=preset, instruments=job_insts, max_epochs=max_epochs,
+                           batch_size=batch_size, seed=key[1], **VARIANTS[key[0]])
+
+    results_of: dict[tuple[tuple[str, int], int], dict] = {}
+    if jobs <= 1:
+        k = 0
+        for key in order:
             k += 1
-            jobs = _jobs(variant, seed, insts, out, budget_minutes, pair_budget)
+            variant, seed = key
             log(f"[{k}/{n_runs}] training {variant} seed {seed}"
-                + (f" ({len(jobs)} pair models, {jobs[0][2]:.2f} min each)" if variant == "pairs" else ""))
-            summaries = []
-            for run_dir, job_insts, minutes in jobs:
-                cfg = TrainConfig(preset=preset, instruments=job_insts, max_epochs=max_epochs,
-                                  batch_size=batch_size, seed=seed, **VARIANTS[variant])
-                summaries.append(_train_one(data_dir, run_dir, cfg, minutes, accelerator, progress,
-                                            val_per_epoch, log))
-            trained[(variant, seed)] = summaries
+                + (f" ({len(planned[key])} pair models, {planned[key][0][2]:.2f} min each)"
+                   if variant == "pairs" else ""))
+            for key_, i, run_dir, job_insts, minutes in (t for t in tasks if t[0] == key):
+                results_of[(key_, i)] = _train_one(data_dir, run_dir, config_of(key, job_insts), minutes,
+                                                   accelerator, progress, val_per_epoch, log)
+    else:
+        # longest jobs first, so that the short pair models fill the gaps at the end
+        queue = sorted(tasks, key=lambda t: -t[4])
+        log(f"training {len(queue)} models, {jobs} at a time ({_threads_per_job(jobs)} thread(s) each)")
+        with _pool(jobs) as pool:
+            futures = {
+                pool.submit(_train_one, data_dir, run_dir, config_of(key, job_insts), minutes, accelerator,
+                            False, val_per_epoch, print): (key, i)
+                for key, i, run_dir, job_insts, minutes in queue
+            }
+            for done, fut in enumerate(_as_completed(futures), 1):
+                (variant, seed), i = futures[fut]
+                results_of[futures[fut]] = summary = fut.result()
+                log(f"[{done}/{len(queue)}] trained {variant} seed {seed}"
+                    + (f" ({'/'.join(summary['instruments'])})" if variant == "pairs" else "")
+                    + f": {summary.get('epochs') or 0} epochs")
+    trained: dict[tuple[str, int], list[dict]] = {
+        key: [results_of[(key, i)] for i in range(len(planned[key]))] for key in order
+    }
 
     # ------------------------------------------------------------------ evaluate
     evaluator = _Evaluator(ds, insts, out, max_notes, pitch_seconds, log)
     (out / "eval").mkdir(exist_ok=True)
+    eval_paths = {key: out / "eval" / f"{key[0]}-seed{key[1]}.json" for key in trained}
+    missing = [key for key in trained if not eval_paths[key].is_file()]
+    if jobs > 1 and len(missing) > 1:
+        log(f"evaluating {len(missing)} runs, {jobs} at a time")
+        with _pool(min(jobs, len(missing)), _init_evaluator,
+                   (str(data_dir), insts, str(out), max_notes, pitch_seconds)) as pool:
+            futures = {pool.submit(_evaluate_in_worker, [str(Path(s["run_dir"]) / "model.pt")
+                                                         for s in trained[key]]): key for key in missing}
+            for fut in _as_completed(futures):
+                write_json(eval_paths[futures[fut]], fut.result())
     runs: list[dict] = []
     for (variant, seed), summaries in trained.items():
-        eval_path = out / "eval" / f"{variant}-seed{seed}.json"
+        eval_path = eval_paths[(variant, seed)]
         if eval_path.is_file():
             metrics = read_json(eval_path)
         else:
@@ -728,6 +773,62 @@ def run_benchmark(
     log(format_results_table(results["summary"], variants))
     log(f"results: {out / 'results.md'} ({results['seconds']:.0f} s)")
     return results
+
+
+# ----------------------------------------------------------------------------- processes
+def _threads_per_job(jobs: int) -> int:
+    import torch
+
+    return max(1, torch.get_num_threads() // jobs)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _pool(jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()):
+    """A pool of ``jobs`` fresh (spawned: safe with CUDA) worker processes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = _threads_per_job(jobs)
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(threads, initializer, initargs))
+
+
+def _start_worker(threads: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
+    import logging
+    import warnings
+
+    _set_threads(threads)
+    warnings.simplefilter("ignore")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _as_completed(futures):
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
+
+
+_WORKER_EVALUATOR: _Evaluator | None = None
+
+
+def _init_evaluator(data_dir: str, instruments: list[str], out: str, max_notes: int | None,
+                    pitch_seconds: float | None) -> None:
+    global _WORKER_EVALUATOR
+    _WORKER_EVALUATOR = _Evaluator(PreparedDataset(data_dir), instruments, Path(out), max_notes, pitch_seconds,
+                                   lambda s: None)
+
+
+def _evaluate_in_worker(model_paths: list[str]) -> dict:
+    assert _WORKER_EVALUATOR is not None, "worker started without an evaluator"
+    return _WORKER_EVALUATOR.evaluate([Path(p) for p in model_paths])
 
 
 def _full_report(model_path: Path, data_dir: Path, out: Path, max_notes: int | None,

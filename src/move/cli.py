@@ -135,7 +135,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         args.data, _csv_list(args.instruments) or [], args.out, budget_minutes=args.budget,
         seeds=args.seeds, variants=_csv_list(args.variants) or (), preset=args.preset,
         accelerator=args.accelerator, progress=not args.no_progress, pair_budget=args.pair_budget,
-        max_notes=args.max_notes or None, batch_size=args.batch_size, reports=args.reports,
+        max_notes=args.max_notes or None, batch_size=args.batch_size, reports=args.reports, jobs=args.jobs,
     )
     return 0
 
@@ -354,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-notes", type=int, default=4, help="held-out notes per instrument evaluated (0: all)")
     p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--reports", action="store_true", help="also write the full move evaluate report of each run")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="models trained and evaluated at the same time, one process each (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, batch jobs)")
     p.set_defaults(func=cmd_benchmark)
 

@@ -136,6 +136,9 @@ class ConditionedBlock(nn.Module):
         """Apply the block to ``h`` under conditioning ``cond [B, cond_dim]``."""
         if self.concat:
             h = _concat_condition(h, cond)
+        if h.dim() == 4 and h.device.type == "cpu":
+            # oneDNN's channels-last kernels: the stride-1 transposed convolution is ~3x faster
+            h = h.contiguous(memory_format=torch.channels_last)
         h = self.layer(h)
         if self.unflatten is not None:
             h = h.view(h.shape[0], *self.unflatten)
