@@ -316,3 +316,26 @@ def test_bad_option_types_are_config_errors():
         make_frontend(FrontendConfig(name="nsgt-mel", hop_length=168, fmin="low"))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="stft, nsgt-mel"):
         make_frontend(FrontendConfig(name="wavelet"))
+
+
+def test_transpose_moves_partials_by_octaves(frontend):
+    """Frontend.transpose: a 440 Hz tone lands at 220 / 880 Hz; zero is the identity; the
+    band edges bring silence; each spectrogram of a batch gets its own shift."""
+    x = np.sin(2 * np.pi * 440.0 * np.arange(SR) / SR).astype(np.float32)
+    lm = frontend.analyze(x)
+    freqs = np.asarray(frontend.frequencies)
+    mid = lm.shape[0] // 2
+
+    def peak(spec: torch.Tensor) -> float:
+        return float(freqs[int(spec[mid].argmax())])
+
+    assert torch.equal(frontend.transpose(lm, 0.0), lm)
+    for octaves, hz in ((-1.0, 220.0), (1.0, 880.0), (2.0, 1760.0)):
+        got = peak(frontend.transpose(lm, octaves))
+        assert abs(1200 * np.log2(got / hz)) < 60, (octaves, got)  # within a bin's spacing
+    floor = float(np.log(frontend.config.log_floor))
+    down = frontend.transpose(lm, -3.0)
+    above = freqs * 8 > freqs[-1]  # these would read above the analysed band
+    assert above.sum() > 10 and torch.all(down[:, above] == floor)
+    both = frontend.transpose(torch.stack([lm, lm]), torch.tensor([1.0, -1.0]))
+    assert torch.allclose(both[0], frontend.transpose(lm, 1.0)) and torch.allclose(both[1], frontend.transpose(lm, -1.0))

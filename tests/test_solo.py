@@ -144,3 +144,42 @@ def test_cli_solo_at_input_rate_with_stereo_input(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     out, sr = sf.read(tmp_path / "out" / "my solo_Violin.wav")
     assert sr == 44100 and len(out) == len(y44)
+
+
+def test_notes_below_the_targets_range_are_transposed_and_keep_their_pitch(model, tmp_path, capsys):
+    """The default model's flute was trained on C4-C7: a violin G3 is decoded as a flute G4
+    and moved down an octave (pitch kept, one warning); ``extrapolate`` asks the decoder for
+    a flute G3 it never heard, without a warning."""
+    from conftest import TIMBRES, harmonic_note
+    from move.evaluate.transfer_eval import pitch_accuracy as note_pitch_accuracy
+
+    assert model.register_shift("flute", [55, 60, 96, 100]).tolist() == [1, 0, 0, -1]
+    audio = harmonic_note(55, TIMBRES["Vn"], duration=1.5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = model.transfer(audio, SR, source="Violin", target="Flute", pitch="G3")
+    messages = [str(w.message) for w in caught]
+    assert any("G3 is below Flute's trained range C4-C7: decoded as G4 and transposed down 1 octave" in m
+               for m in messages), messages
+    assert note_pitch_accuracy(y, SR, 55)["accuracy"] >= 0.9
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.transfer(audio, SR, source="Violin", target="Flute", pitch="G3", out_of_range="extrapolate")
+    assert not [w for w in caught if "range" in str(w.message)]
+    # the command line says it in one line
+    path = tmp_path / "Vn-ord-G3-mf.wav"
+    sf.write(path, audio, SR)
+    assert main(["transfer", str(path), "--to", "flute", "--out", str(tmp_path / "out.wav")]) == 0
+    assert "transposed down 1 octave" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["transfer", str(path), "--to", "flute", "--out-of-range", "stretch"])
+
+
+def test_solo_below_the_targets_range_keeps_the_melody(model):
+    """A horn melody in octave 3 to the flute (trained from C4): transposed slices, right pitch."""
+    audio, events = render_melody("twinkle", "French-Horn", transpose=-12)
+    messages = []
+    result = model.transfer_solo(audio, SR, source="French-Horn", targets=["Flute"], warn=messages.append)
+    assert any("outside Flute's trained range C4-C7" in m for m in messages), messages
+    y = result.outputs["Flute"]
+    assert y.shape == audio.shape and pitch_accuracy(y, events) >= 0.9

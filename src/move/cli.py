@@ -122,7 +122,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from move.evaluate.report import evaluate
 
-    evaluate(args.model, args.data, args.out, max_notes=args.max_notes, split=args.split)
+    evaluate(args.model, args.data, args.out, max_notes=args.max_notes, split=args.split,
+             out_of_range=args.out_of_range)
     print(f"report written: {Path(args.out) / 'index.html'}")
     return 0
 
@@ -173,6 +174,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             _input_files(Path(args.input)), targets, model,
             Path(args.out) if args.out else None, source=args.source, pitch=args.pitch,
             reconstruct=args.reconstruct, out_sr=out_sr, mode=args.mode, warn=_warn,
+            out_of_range=args.out_of_range,
         )
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -313,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: SOL-named files up to 8 s are notes, the rest solos")
     p.add_argument("--reconstruct", action="store_true", help="also decode with the source condition")
     p.add_argument("--sr", help="output rate in Hz, or 'input' (default: 22050)")
+    p.add_argument("--out-of-range", default="transpose", choices=("transpose", "extrapolate"),
+                   help="pitches outside the target's trained range: decode them octaves inside it and "
+                        "transpose back (default), or condition the decoder on them as they are")
     p.set_defaults(func=cmd_transfer)
 
     p = sub.add_parser("synth", help="synthesize sound along a path in the 3-d latent space")
@@ -337,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="report folder (metrics.json, figures, index.html)")
     p.add_argument("--max-notes", type=int, default=None, help="held-out notes per instrument")
     p.add_argument("--split", default="test", choices=("test", "valid", "train"))
+    p.add_argument("--out-of-range", default="transpose", choices=("transpose", "extrapolate"),
+                   help="how transfers treat pitches outside the target's trained range (see move transfer)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("benchmark", help="train and evaluate MoVE and its baselines under one time budget")

@@ -29,7 +29,7 @@ import torch
 
 from move.audio.io import SAMPLE_RATE, load_audio, resample, write_audio
 from move.data.instruments import canonical_instrument, note_name, octave, parse_pitch, pitch_class
-from move.errors import AudioError, CheckpointError, LabelError
+from move.errors import AudioError, CheckpointError, ConfigError, LabelError
 from move.model.checkpoint import ModelBundle, load_model_file
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
@@ -46,6 +46,11 @@ NOTE_MAX_SECONDS = 8.0
 SLICE_HOP = 4
 #: Input frames more than this many dB under the file's peak are gated to the input.
 GATE_DB = 60.0
+#: What a transfer does with pitches outside the target instrument's trained range:
+#: ``transpose`` decodes them whole octaves into the range and moves the decoded spectrum
+#: back by as many octaves (a sampler's transposition, right pitch); ``extrapolate``
+#: conditions the decoder on the pitch itself, which it never saw for that instrument.
+OUT_OF_RANGE = ("transpose", "extrapolate")
 
 
 @dataclass
@@ -117,6 +122,45 @@ class TimbreModel:
             folded=folded,
         )
 
+    def frame_midi(self, cond: PitchConditioning) -> np.ndarray:
+        """MIDI pitch of every frame of a conditioning (after octave folding)."""
+        return 12 * (np.asarray(cond.octave_index) + self.octaves[0] + 1) + np.asarray(cond.pitch_class)
+
+    def register_shift(self, target: str, midi: np.ndarray | int) -> np.ndarray:
+        """Octaves that move each pitch into ``target``'s trained range (0 inside it).
+
+        Parameters
+        ----------
+        target : str
+            One of :attr:`instruments`.
+        midi : array of int, or int
+            MIDI pitches (per frame).
+
+        Returns
+        -------
+        np.ndarray of int
+            Positive: the pitch is below the range and is decoded that many octaves up;
+            negative: above it. All zero when the model file has no pitch ranges.
+
+        Examples
+        --------
+        >>> model = load_model()
+        >>> model.bundle.pitch_range["Flute"]
+        (60, 96)
+        >>> model.register_shift("flute", [48, 60, 70, 100]).tolist()
+        [1, 0, 0, -1]
+        """
+        midi = np.atleast_1d(np.asarray(midi, dtype=np.int64))
+        shift = np.zeros_like(midi)
+        lo_hi = self.bundle.pitch_range.get(self.instrument(target))
+        if lo_hi is None:
+            return shift
+        lo, hi = lo_hi
+        below, above = midi < lo, midi > hi
+        shift[below] = -((midi[below] - lo) // 12)  # ceil((lo - midi) / 12)
+        shift[above] = (hi - midi[above]) // 12  # -ceil((midi - hi) / 12)
+        return shift
+
     def tracking_range(self, source: str, margin: int = 3) -> tuple[float, float]:
         """Pitch-tracking range in Hz for a solo played by ``source``.
 
@@ -152,17 +196,24 @@ class TimbreModel:
         cond: PitchConditioning,
         batch_size: int = 256,
         envelope: str = "model",
+        out_of_range: str = "transpose",
     ) -> torch.Tensor:
         """Decode a compressed-magnitude spectrogram ``[frames, bins]`` under ``target``.
 
         ``target=None`` reconstructs (decodes with the source condition). With
         ``envelope="input"`` each output frame is scaled to the input frame's level (the
         performance's dynamics and note onsets, which 120 ms slices smear, are kept
-        exactly); ``"model"`` keeps the decoded levels. Returns the compressed magnitudes
-        of the output, same shape as ``logmag``.
+        exactly); ``"model"`` keeps the decoded levels. ``out_of_range`` (see
+        :data:`OUT_OF_RANGE`) treats pitches outside the target's trained range: the
+        encoder always sees the true pitch; with ``"transpose"`` the decoder is
+        conditioned :meth:`register_shift` octaves into the range and its slices are moved
+        back (:meth:`~move.audio.frontend.Frontend.transpose`). Returns the compressed
+        magnitudes of the output, same shape as ``logmag``.
         """
         if envelope not in ("model", "input"):
             raise ValueError(f"envelope must be 'model' or 'input', got {envelope!r}")
+        if out_of_range not in OUT_OF_RANGE:
+            raise ValueError(f"out_of_range must be one of {', '.join(OUT_OF_RANGE)}, got {out_of_range!r}")
         fe, m, n = self.frontend, self.model, self.n_frames
         frames = logmag.shape[0]
         src = self.instruments.index(self.instrument(source))
@@ -181,6 +232,12 @@ class TimbreModel:
         oc[pad_front : pad_front + frames] = cond.octave_index
         pc[:pad_front], oc[:pad_front] = cond.pitch_class[:1], cond.octave_index[:1]
         pc[pad_front + frames :], oc[pad_front + frames :] = cond.pitch_class[-1:], cond.octave_index[-1:]
+        shift = np.zeros(total, dtype=np.int64)  # octaves the decoder is moved up
+        if target is not None and out_of_range == "transpose":
+            k = self.register_shift(self.instruments[tgt], self.frame_midi(cond))
+            shift[pad_front : pad_front + frames] = k
+            shift[:pad_front], shift[pad_front + frames :] = k[0], k[-1]
+        oc_dec = np.clip(oc + shift, 0, len(self.octaves) - 1)
         starts = np.arange(0, total - n + 1, SLICE_HOP)
         window = torch.hann_window(n + 2, periodic=False, device=self.device)[1:-1]
         out = torch.zeros(total, fe.n_bins, device=self.device)
@@ -195,7 +252,13 @@ class TimbreModel:
             si = torch.full((len(s),), src, device=self.device)
             ti = torch.full((len(s),), tgt, device=self.device)
             mu, _ = m.encode(slices, si, p, o)
-            dec = m.decode(mu, ti, p, o)
+            dec = m.decode(mu, ti, p, torch.as_tensor(oc_dec[centre], device=self.device))
+            moved = np.flatnonzero(shift[centre])
+            if moved.size:  # decoded octaves away from the true pitch: move them back
+                sel = torch.as_tensor(moved, device=self.device)
+                back = torch.as_tensor(-shift[centre][moved], dtype=torch.float32)
+                lm = fe.transpose(fe.denormalize(dec[sel]), back.to(fe.mean.device))
+                dec[sel] = fe.normalize(lm).to(self.device)
             # a frame takes its sound from the slices conditioned on its own pitch
             key = torch.as_tensor(pc * 16 + oc, device=self.device)
             same = key[idx] == key[torch.as_tensor(centre, device=self.device)][:, None]
@@ -246,6 +309,7 @@ class TimbreModel:
         target: str | None,
         pitch: int | str,
         out_sr: int | None = None,
+        out_of_range: str = "transpose",
     ) -> np.ndarray:
         """Transfer a note to the timbre of ``target`` (``None``: reconstruct).
 
@@ -261,6 +325,10 @@ class TimbreModel:
             MIDI pitch or note name (``"D#5"``).
         out_sr : int, optional
             Output rate in Hz (default: the model's, 22 050 Hz).
+        out_of_range : {"transpose", "extrapolate"}
+            A pitch outside the target's trained range is decoded whole octaves inside it
+            and transposed back (default, with a warning), or given to the decoder as it
+            is (:data:`OUT_OF_RANGE`).
 
         Returns
         -------
@@ -278,9 +346,30 @@ class TimbreModel:
                 f"{self.octaves[0]}-{self.octaves[-1]}; conditioning on {note_name(folded)} instead",
                 stacklevel=2,
             )
-        out = self.convert(logmag, source, target, cond)
+        if target is not None and out_of_range == "transpose":
+            self._warn_transposed(target, self.frame_midi(cond)[:1], lambda m: warnings.warn(m, stacklevel=3))
+        out = self.convert(logmag, source, target, cond, out_of_range=out_of_range)
         n_out = int(round(len(audio) * out_sr / sr))
         return self.render(out, n_out, out_sr)
+
+    def _warn_transposed(self, target: str, midi: np.ndarray, warn: Callable[[str], None]) -> None:
+        """One line when some pitches are outside ``target``'s trained range (transposed)."""
+        shift = self.register_shift(target, midi)
+        if not shift.any():
+            return
+        target = self.instrument(target)
+        lo, hi = self.bundle.pitch_range[target]
+        span = f"{target}'s trained range {note_name(lo)}-{note_name(hi)}"
+        if len(midi) == 1:
+            k = int(shift[0])
+            where = "below" if k > 0 else "above"
+            warn(f"{note_name(int(midi[0]))} is {where} {span}: decoded as {note_name(int(midi[0]) + 12 * k)} "
+                 f"and transposed {'down' if k > 0 else 'up'} {abs(k)} octave{'s' if abs(k) > 1 else ''} "
+                 "(out_of_range='extrapolate' to condition on the pitch itself)")
+        else:
+            n = int(np.count_nonzero(shift))
+            warn(f"{n} of {len(midi)} frames ({100.0 * n / len(midi):.0f}%) are outside {span}: decoded "
+                 "whole octaves inside it and transposed back")
 
     def transfer_solo(
         self,
@@ -292,6 +381,7 @@ class TimbreModel:
         pitch: str | os.PathLike | int | None = None,
         out_sr: int | None = None,
         warn: Callable[[str], None] | None = None,
+        out_of_range: str = "transpose",
     ) -> SoloResult:
         """Transfer a monophonic solo of any length to each of ``targets``.
 
@@ -316,7 +406,10 @@ class TimbreModel:
         out_sr : int, optional
             Output rate (default 22 050 Hz).
         warn : callable, optional
-            Receives one-line warnings (low pitch confidence, folded octaves, MIDI length).
+            Receives one-line warnings (low pitch confidence, folded octaves, MIDI length,
+            frames outside a target's range).
+        out_of_range : {"transpose", "extrapolate"}
+            Pitches outside a target's trained range: see :meth:`transfer`.
 
         Returns
         -------
@@ -346,8 +439,12 @@ class TimbreModel:
         out_sr = out_sr or fe_sr
         n_out = int(round(len(audio) * out_sr / sr))
         outputs = {}
+        level = logmag.max(dim=1).values  # frames the gate keeps (for the range warning)
+        sounding = (level > level.max() - GATE_DB / 20.0 * np.log(10.0)).numpy()
         for target in targets:
-            converted = self.convert(logmag, source, target, cond, envelope="input")
+            if target is not None and out_of_range == "transpose":
+                self._warn_transposed(target, self.frame_midi(cond)[sounding], warn)
+            converted = self.convert(logmag, source, target, cond, envelope="input", out_of_range=out_of_range)
             outputs[target] = self.render(converted, n_out, out_sr)
         return SoloResult(outputs=outputs, frame_midi=midi, track=track, folded_frames=cond.folded)
 
@@ -470,6 +567,7 @@ def transfer_files(
     mode: str = "auto",
     log: Callable[[str], None] = print,
     warn: Callable[[str], None] | None = None,
+    out_of_range: str = "transpose",
 ) -> list[Path]:
     """Transfer note or solo files to each target (and/or reconstruct); returns written paths.
 
@@ -494,8 +592,13 @@ def transfer_files(
         Output rate; ``"input"`` keeps each input's rate; default 22 050 Hz.
     mode : {"auto", "note", "solo"}
         ``auto`` treats SOL-named files up to 8 s as notes and everything else as solos.
+    out_of_range : {"transpose", "extrapolate"}
+        Pitches outside a target's trained range (:data:`OUT_OF_RANGE`).
     """
     from move.data.naming import parse_sol_name
+
+    if out_of_range not in OUT_OF_RANGE:
+        raise ConfigError(f"--out-of-range must be one of {', '.join(OUT_OF_RANGE)}, got {out_of_range!r}")
 
     targets = [model.instrument(t) for t in targets]
     variants: list[str | None] = [*targets] + ([None] if reconstruct else [])
@@ -516,7 +619,7 @@ def transfer_files(
         rate = sr if out_sr == "input" else int(out_sr) if out_sr else SAMPLE_RATE
         if is_solo(path, len(audio) / sr, mode):
             result = model.transfer_solo(audio, sr, source=src, targets=variants, pitch=pitch,
-                                         out_sr=rate, warn=warn)
+                                         out_sr=rate, warn=warn, out_of_range=out_of_range)
             outputs, what = result.outputs, "solo"
         else:
             if pitch is not None:
@@ -525,7 +628,8 @@ def transfer_files(
                 midi = parsed[0].pitch
             else:
                 midi = estimate_pitch(audio, sr)
-            outputs = {t: model.transfer(audio, sr, source=src, target=t, pitch=midi, out_sr=rate)
+            outputs = {t: model.transfer(audio, sr, source=src, target=t, pitch=midi, out_sr=rate,
+                                         out_of_range=out_of_range)
                        for t in variants}
             what = note_name(midi)
         for tgt, y in outputs.items():

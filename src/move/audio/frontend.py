@@ -293,6 +293,48 @@ class Frontend:
         """Linear magnitudes from compressed ones: ``max(exp(logmag) - log_floor, 0)``."""
         return (torch.exp(logmag.to(torch.float32)) - self.config.log_floor).clamp_min(0.0)
 
+    def transpose(self, logmag: torch.Tensor, octaves: torch.Tensor | float) -> torch.Tensor:
+        """Move compressed magnitudes ``[..., frames, bins]`` up or down by ``octaves``.
+
+        Every frequency is multiplied by ``2 ** octaves`` (a sampler's transposition:
+        partials and formants move together): the output at frequency ``f`` is the input
+        at ``f / 2 ** octaves``, linearly interpolated between bins; frequencies that come
+        from outside the analysed band are silent (``log(log_floor)``).
+
+        Parameters
+        ----------
+        logmag : Tensor [..., frames, bins]
+            Compressed magnitudes (:meth:`analyze`).
+        octaves : Tensor [...] or float
+            Octaves to move each spectrogram of the batch by (positive: up; fractions
+            allowed, 1/12 is a semitone).
+
+        Returns
+        -------
+        Tensor, same shape as ``logmag``
+
+        Examples
+        --------
+        >>> fe = make_frontend("stft")
+        >>> lm = fe.analyze(np.sin(2 * np.pi * 220 * np.arange(22050) / 22050))
+        >>> float(fe.frequencies[fe.transpose(lm, 1.0)[10].argmax()])  # doctest: +ELLIPSIS
+        43...
+        """
+        freqs = torch.as_tensor(np.asarray(self.frequencies, dtype=np.float32), device=logmag.device)
+        shift = torch.as_tensor(octaves, dtype=torch.float32, device=logmag.device)
+        lead = logmag.shape[:-2]
+        shift = shift.expand(lead) if shift.dim() == 0 else shift
+        query = freqs * torch.exp2(-shift)[..., None]  # [..., bins]: where each output bin reads
+        pos = torch.searchsorted(freqs, query.contiguous()).clamp(1, freqs.numel() - 1)
+        f0, f1 = freqs[pos - 1], freqs[pos]
+        w = ((query - f0) / (f1 - f0)).clamp(0.0, 1.0)
+        idx0 = (pos - 1).unsqueeze(-2).expand(logmag.shape)
+        idx1 = pos.unsqueeze(-2).expand(logmag.shape)
+        w = w.unsqueeze(-2)
+        out = (1.0 - w) * logmag.gather(-1, idx0) + w * logmag.gather(-1, idx1)
+        outside = ((query < freqs[0]) | (query > freqs[-1])).unsqueeze(-2).expand(logmag.shape)
+        return torch.where(outside, torch.full_like(out, float(np.log(self.config.log_floor))), out)
+
     @torch.no_grad()
     def invert(self, logmag: torch.Tensor | np.ndarray, length: int | None = None) -> torch.Tensor:
         """Audio from compressed magnitudes alone (phase retrieval).

@@ -221,6 +221,7 @@ def evaluate(
     gif_steps: int = 12,
     classifier_epochs: int = 30,
     seed: int = 0,
+    out_of_range: str = "transpose",
 ) -> dict:
     """Evaluate a model on the held-out notes of a prepared dataset and write a report.
 
@@ -253,6 +254,9 @@ def evaluate(
         Training epochs of the instrument classifier.
     seed : int
         Seed of the classifier and the plots' subsets.
+    out_of_range : {"transpose", "extrapolate"}
+        How transfers treat pitches outside the target's trained range
+        (:data:`move.transfer.OUT_OF_RANGE`).
 
     Returns
     -------
@@ -355,7 +359,7 @@ def evaluate(
                 if tgt == inst:
                     continue
                 key = _pair_key(inst, tgt)
-                y = model.render(model.convert(logmag, inst, tgt, cond), len(x), sr)
+                y = model.render(model.convert(logmag, inst, tgt, cond, out_of_range=out_of_range), len(x), sr)
                 probs = clf.predict_audio(y, sr, pitch)
                 pa = pitch_accuracy(y, sr, pitch)
                 lo, hi = ranges[tgt]
@@ -467,6 +471,7 @@ def evaluate(
         "instruments": instruments,
         "notes": {i: len(notes[i]) for i in instruments},
         "max_notes": max_notes,
+        "out_of_range": out_of_range,
         "octave_folded_notes": folded,
         "classifier": classifier,
         "transfer": transfer,
