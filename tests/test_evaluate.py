@@ -146,6 +146,7 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk == metrics
     assert metrics["instruments"] == ["Alto-Sax", "Flute", "Violin"]
+    assert metrics["out_of_range"] == "transpose"  # the transfers' default, recorded
     assert set(metrics) >= {"classifier", "transfer", "reconstruction", "latent", "goals", "notes"}
     t = metrics["transfer"]
     for key in ("target_accuracy", "source_share", "pitch_accuracy", "voiced_share",
