@@ -69,10 +69,12 @@ Examples
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -643,8 +645,6 @@ def run_benchmark(
     # ------------------------------------------------------------------ train
     order = [(variant, seed) for seed in range(seeds) for variant in variants]
     planned = {key: _jobs(key[0], key[1], insts, out, budget_minutes, pair_budget) for key in order}
-    tasks = [(key, i, run_dir, job_insts, minutes)
-             for key in order for i, (run_dir, job_insts, minutes) in enumerate(planned[key])]
 
     def config_of(key: tuple[str, int], job_insts: tuple[str, ...]) -> TrainConfig:
         return TrainConfig(preset=preset, instruments=job_insts, max_epochs=max_epochs,
@@ -652,19 +652,18 @@ def run_benchmark(
 
     results_of: dict[tuple[tuple[str, int], int], dict] = {}
     if jobs <= 1:
-        k = 0
-        for key in order:
-            k += 1
+        for k, key in enumerate(order, 1):
             variant, seed = key
             log(f"[{k}/{n_runs}] training {variant} seed {seed}"
                 + (f" ({len(planned[key])} pair models, {planned[key][0][2]:.2f} min each)"
                    if variant == "pairs" else ""))
-            for key_, i, run_dir, job_insts, minutes in (t for t in tasks if t[0] == key):
-                results_of[(key_, i)] = _train_one(data_dir, run_dir, config_of(key, job_insts), minutes,
-                                                   accelerator, progress, val_per_epoch, log)
+            for i, (run_dir, job_insts, minutes) in enumerate(planned[key]):
+                results_of[(key, i)] = _train_one(data_dir, run_dir, config_of(key, job_insts), minutes,
+                                                  accelerator, progress, val_per_epoch, log)
     else:
         # longest jobs first, so that the short pair models fill the gaps at the end
-        queue = sorted(tasks, key=lambda t: -t[4])
+        queue = sorted(((key, i, *job) for key in order for i, job in enumerate(planned[key])),
+                       key=lambda t: -t[4])
         log(f"training {len(queue)} models, {jobs} at a time ({_threads_per_job(jobs)} thread(s) each)")
         with _pool(jobs) as pool:
             futures = {
@@ -672,7 +671,7 @@ def run_benchmark(
                             False, val_per_epoch, print): (key, i)
                 for key, i, run_dir, job_insts, minutes in queue
             }
-            for done, fut in enumerate(_as_completed(futures), 1):
+            for done, fut in enumerate(as_completed(futures), 1):
                 (variant, seed), i = futures[fut]
                 results_of[futures[fut]] = summary = fut.result()
                 log(f"[{done}/{len(queue)}] trained {variant} seed {seed}"
@@ -693,7 +692,7 @@ def run_benchmark(
                    (str(data_dir), insts, str(out), max_notes, pitch_seconds)) as pool:
             futures = {pool.submit(_evaluate_in_worker, [str(Path(s["run_dir"]) / "model.pt")
                                                          for s in trained[key]]): key for key in missing}
-            for fut in _as_completed(futures):
+            for fut in as_completed(futures):
                 write_json(eval_paths[futures[fut]], fut.result())
     runs: list[dict] = []
     for (variant, seed), summaries in trained.items():
@@ -782,38 +781,24 @@ def _threads_per_job(jobs: int) -> int:
     return max(1, torch.get_num_threads() // jobs)
 
 
-def _set_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _pool(jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()):
+def _pool(jobs: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
     """A pool of ``jobs`` fresh (spawned: safe with CUDA) worker processes."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    threads = _threads_per_job(jobs)
-    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(threads, initializer, initargs))
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(_threads_per_job(jobs), initializer, initargs))
 
 
 def _start_worker(threads: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
     import logging
     import warnings
 
-    _set_threads(threads)
+    import torch
+
+    torch.set_num_threads(threads)
     warnings.simplefilter("ignore")
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     if initializer is not None:
         initializer(*initargs)
-
-
-def _as_completed(futures):
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
 
 
 _WORKER_EVALUATOR: _Evaluator | None = None

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from move.errors import MoveError
 
+#: ``move.transfer.OUT_OF_RANGE``, spelled here so that parsing never imports torch.
+OUT_OF_RANGE_CHOICES = ("transpose", "extrapolate")
+
 
 def _warn(message: str) -> None:
     print(f"move: warning: {message}", file=sys.stderr)
@@ -315,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: SOL-named files up to 8 s are notes, the rest solos")
     p.add_argument("--reconstruct", action="store_true", help="also decode with the source condition")
     p.add_argument("--sr", help="output rate in Hz, or 'input' (default: 22050)")
-    p.add_argument("--out-of-range", default="transpose", choices=("transpose", "extrapolate"),
+    p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
                    help="pitches outside the target's trained range: decode them octaves inside it and "
                         "transpose back (default), or condition the decoder on them as they are")
     p.set_defaults(func=cmd_transfer)
@@ -342,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="report folder (metrics.json, figures, index.html)")
     p.add_argument("--max-notes", type=int, default=None, help="held-out notes per instrument")
     p.add_argument("--split", default="test", choices=("test", "valid", "train"))
-    p.add_argument("--out-of-range", default="transpose", choices=("transpose", "extrapolate"),
+    p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
                    help="how transfers treat pitches outside the target's trained range (see move transfer)")
     p.set_defaults(func=cmd_evaluate)
 

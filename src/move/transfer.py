@@ -257,7 +257,7 @@ class TimbreModel:
             if moved.size:  # decoded octaves away from the true pitch: move them back
                 sel = torch.as_tensor(moved, device=self.device)
                 back = torch.as_tensor(-shift[centre][moved], dtype=torch.float32)
-                lm = fe.transpose(fe.denormalize(dec[sel]), back.to(fe.mean.device))
+                lm = fe.transpose(fe.denormalize(dec[sel]), back)
                 dec[sel] = fe.normalize(lm).to(self.device)
             # a frame takes its sound from the slices conditioned on its own pitch
             key = torch.as_tensor(pc * 16 + oc, device=self.device)
@@ -274,10 +274,7 @@ class TimbreModel:
     def _gate(self, inp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Silence the output where the input is silent (more than :data:`GATE_DB` under
         its peak), fading its gain in over the 10 dB above; the input never leaks through."""
-        level = inp.max(dim=1).values
-        gate_nat = GATE_DB / 20.0 * np.log(10.0)
-        fade_nat = 10.0 / 20.0 * np.log(10.0)
-        g = ((level - (level.max() - gate_nat)) / fade_nat).clamp(0.0, 1.0)[:, None]
+        g = gate_gain(inp)[:, None]
         floor = float(np.log(self.frontend.config.log_floor))
         return torch.clamp(out + torch.log(g.clamp_min(1e-6)), min=floor)
 
@@ -439,8 +436,7 @@ class TimbreModel:
         out_sr = out_sr or fe_sr
         n_out = int(round(len(audio) * out_sr / sr))
         outputs = {}
-        level = logmag.max(dim=1).values  # frames the gate keeps (for the range warning)
-        sounding = (level > level.max() - GATE_DB / 20.0 * np.log(10.0)).numpy()
+        sounding = (gate_gain(logmag.float()) > 0).numpy()  # frames the gate keeps (range warning)
         for target in targets:
             if target is not None and out_of_range == "transpose":
                 self._warn_transposed(target, self.frame_midi(cond)[sounding], warn)
@@ -452,6 +448,15 @@ class TimbreModel:
                     out_sr: int | None = None) -> np.ndarray:
         """Decode a note with its own condition (see :meth:`transfer`)."""
         return self.transfer(audio, sr, source=source, target=None, pitch=pitch, out_sr=out_sr)
+
+
+def gate_gain(logmag: torch.Tensor) -> torch.Tensor:
+    """Per-frame gain ``[frames]`` of the output gate: 0 for frames more than
+    :data:`GATE_DB` under the input's peak, rising to 1 over the 10 dB above."""
+    level = logmag.max(dim=1).values
+    gate_nat = GATE_DB / 20.0 * np.log(10.0)
+    fade_nat = 10.0 / 20.0 * np.log(10.0)
+    return ((level - (level.max() - gate_nat)) / fade_nat).clamp(0.0, 1.0)
 
 
 def frame_level(logmag: torch.Tensor) -> torch.Tensor:
