@@ -128,8 +128,10 @@ def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
     assert [(r["variant"], r["seed"], r["models"]) for r in results["runs"]] == [("move", 0, 1), ("pairs", 0, 3)]
     for r in results["runs"]:
         for key in ("rec_sc", "rec_lsd", "target_accuracy", "source_accuracy", "best_valid_rec",
-                    "train_seconds", "epochs"):
+                    "train_seconds", "epochs", "rec_change_ratio", "rec_attack_error_ms"):
             assert r[key] is not None and math.isfinite(r[key]), (r["variant"], key)
+        assert r["rec_identity"] in (0.0, 1 / 3, 2 / 3, 1.0)  # 3 notes reconstructed
+        assert 0.0 < r["rec_change_ratio"] < 5.0 and r["rec_attack_error_ms"] >= 0.0
         assert r["curve"] and r["parameters"] > 0 and r["model_bytes"] > 0
         assert r["eval"]["transfers"] == 6  # 3 instruments x 1 note x 2 targets
     pairs = results["runs"][1]
@@ -137,6 +139,7 @@ def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
     assert math.isfinite(results["level"])
     table = (out / "results.md").read_text()
     assert "| move |" in table and "| pairs |" in table and "loss_curves.png" in table
+    assert "rec. identity" in table and "rec. frame change x real" in table
     assert (out / "loss_curves.png").stat().st_size > 1000
     for pair in ("Flute__Violin", "Flute__Alto-Sax", "Violin__Alto-Sax"):
         assert (out / "runs" / "pairs" / "seed0" / pair / "model.pt").is_file()

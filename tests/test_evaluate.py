@@ -170,6 +170,27 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
         assert set(r[domain]) == {"spectral_convergence", "log_spectral_distance_db"}
     assert r["inversion_only"]["spectral_convergence"] < r["audio"]["spectral_convergence"]
     assert set(metrics["goals"]) == {"target_accuracy", "pitch_accuracy", "descriptor_ratio_mean"}
+    # fidelity: identity and temporal detail per instrument at each stage
+    from move.evaluate.report import FIDELITY_GOALS, STAGES
+
+    f = metrics["fidelity"]
+    assert f["stages"] == list(STAGES) and set(f["goals"]) == set(FIDELITY_GOALS)
+    for inst in metrics["instruments"]:
+        b = f["per_instrument"][inst]
+        assert b["real"]["identity"] == 1.0 and b["real"]["notes"] == metrics["notes"][inst]
+        assert b["real"]["attack_error_ms"] == 0.0 and b["real"]["frame_change_ratio"] == 1.0
+        assert b["round_trip"]["identity"] == 1.0  # phase retrieval keeps the instrument
+        assert b["round_trip"]["attack_error_ms"] < 10.0  # and the attack (30 ms ramps)
+        assert 0.7 < b["round_trip"]["frame_change_ratio"] < 1.3
+        assert 0.0 <= b["reconstruction"]["identity"] <= 1.0
+        assert b["reconstruction"]["attack_ms"] > 0.0 and b["reconstruction"]["frame_change_db"] > 0.0
+        others = sum(n for i, n in metrics["notes"].items() if i != inst)
+        assert b["transfer"]["notes"] == others and b["transfer"]["in_range"] == others
+    rec_worst = min(f["per_instrument"][i]["reconstruction"]["identity"] for i in metrics["instruments"])
+    assert f["goals"]["reconstruction_identity"]["value"] == rec_worst
+    assert f["goals"]["pitch_accuracy"]["value"] == t["pitch_accuracy"]
+    assert sum(m.startswith(("Flute: identity real", "all: identity real")) for m in messages) == 2
+    assert "Fidelity by stage" in (out / "index.html").read_text()
     # every number is finite; null only for: a descriptor that does not separate two real
     # instruments (undefined ratio), no --max-notes, an empty group of transfers
     leaves = dict(_leaves(metrics))

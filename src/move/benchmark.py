@@ -110,6 +110,9 @@ _SETTINGS_CHECKED = ("data_fingerprint", "instruments", "budget_minutes", "prese
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rec_sc", "rec. SC", "f3"),
     ("rec_lsd", "rec. LSD (dB)", "f2"),
+    ("rec_identity", "rec. identity", "pct"),
+    ("rec_change_ratio", "rec. frame change x real", "f2"),
+    ("rec_attack_error_ms", "rec. attack error (ms)", "f1"),
     ("target_accuracy", "target acc.", "pct"),
     ("source_accuracy", "source acc.", "pct"),
     ("pitch_accuracy", "pitch acc.", "pct"),
@@ -265,6 +268,7 @@ class _Evaluator:
     def __init__(self, ds: PreparedDataset, instruments: list[str], out: Path, max_notes: int | None,
                  pitch_seconds: float | None, log: Callable[[str], None]) -> None:
         from move.audio.io import load_audio
+        from move.audio.temporal import temporal_detail
         from move.evaluate.classifier import load_classifier, train_classifier
         from move.evaluate.transfer_eval import note_descriptors
 
@@ -285,12 +289,15 @@ class _Evaluator:
         self.sr = ds.frontend().config.sample_rate
         self.audio: dict[int, np.ndarray] = {}
         self.real: dict[str, dict[str, np.ndarray]] = {}
+        #: Attack time and frame-to-frame change of each evaluated real note.
+        self.detail: dict[int, dict[str, float]] = {}
         hits = []
         for inst in instruments:
             per: dict[str, list[np.ndarray]] = {}
             for row in self.notes[inst]:
                 x, _ = load_audio(ds.notes[row]["file"], self.sr)
                 self.audio[row] = x
+                self.detail[row] = temporal_detail(x, self.sr)
                 probs = self.clf.predict_audio(x, self.sr, ds.notes[row]["pitch"])
                 hits.append(self.clf.instruments[int(np.argmax(probs))] == inst)
                 for k, v in note_descriptors(x, self.sr, ds.notes[row]["pitch"]).items():
@@ -313,6 +320,7 @@ class _Evaluator:
         """Metrics of one model, or of a family of pair models evaluated as one system."""
         import torch
 
+        from move.audio.temporal import temporal_detail
         from move.evaluate.metrics import (
             magnitude_log_spectral_distance,
             magnitude_spectral_convergence,
@@ -325,6 +333,9 @@ class _Evaluator:
         insts = self.instruments
         rec_sc: list[float] = []
         rec_lsd: list[float] = []
+        rec_hits: list[bool] = []
+        rec_change: list[float] = []
+        rec_attack: list[float] = []
         pairs: dict[str, dict[str, Any]] = {}
         pair_desc: dict[str, dict[str, list[np.ndarray]]] = {}
         with torch.no_grad():
@@ -344,6 +355,15 @@ class _Evaluator:
                         lsd.append(magnitude_log_spectral_distance(ref, est))
                     rec_sc.append(float(np.mean(sc)))
                     rec_lsd.append(float(np.mean(lsd)))
+                    # the first model's reconstruction as audio: identity and temporal detail
+                    m0 = knowing[0]
+                    rec_audio = m0.render(m0.convert(logmag, src, None, m0.conditioning(pitch, logmag.shape[0])),
+                                          len(x), self.sr)
+                    probs = self.clf.predict_audio(rec_audio, self.sr, pitch)
+                    rec_hits.append(self.clf.instruments[int(np.argmax(probs))] == src)
+                    td, real_td = temporal_detail(rec_audio, self.sr), self.detail[row]
+                    rec_change.append(td["frame_change_db"] / real_td["frame_change_db"])
+                    rec_attack.append(abs(td["attack_ms"] - real_td["attack_ms"]))
                     for tgt in insts:
                         if tgt == src:
                             continue
@@ -379,6 +399,9 @@ class _Evaluator:
             "transfers": n,
             "rec_sc": _finite_mean(rec_sc),
             "rec_lsd": _finite_mean(rec_lsd),
+            "rec_identity": float(np.mean(rec_hits)),
+            "rec_change_ratio": _finite_mean(rec_change),
+            "rec_attack_error_ms": _finite_mean(rec_attack),
             "target_accuracy": sum(st["target"] for st in pairs.values()) / n,
             "source_accuracy": sum(st["source"] for st in pairs.values()) / n,
             "pitch_accuracy": sum(st["correct"] for st in pairs.values()) / voiced if voiced else float("nan"),
@@ -719,7 +742,8 @@ def run_benchmark(
             (round(e["step"] * scale, 4), float(e["valid_rec"])) for e in histories[0]]
         runs.append({
             "variant": variant, "seed": seed, **{k_: metrics.get(k_) for k_ in
-                                                 ("rec_sc", "rec_lsd", "target_accuracy", "source_accuracy",
+                                                 ("rec_sc", "rec_lsd", "rec_identity", "rec_change_ratio",
+                                                  "rec_attack_error_ms", "target_accuracy", "source_accuracy",
                                                   "pitch_accuracy", "descriptor_ratio")},
             "best_valid_rec": min((v for _, v in curve), default=None),
             "final_valid_rec": curve[-1][1] if curve else None,

@@ -17,6 +17,8 @@ from move.errors import MoveError
 
 #: ``move.transfer.OUT_OF_RANGE``, spelled here so that parsing never imports torch.
 OUT_OF_RANGE_CHOICES = ("transpose", "extrapolate")
+#: Frame levels of transferred notes (move.transfer.NOTE_ENVELOPE; solos always follow the input's).
+ENVELOPE_DEFAULT = "model"
 
 
 def _warn(message: str) -> None:
@@ -59,7 +61,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
     split = tuple(float(s) for s in _csv_list(args.split) or ())
     cfg = PrepareConfig(
-        frontend=args.frontend, slice_hop=args.slice_hop, seed=args.seed,
+        frontend=args.frontend, slice_frames=args.slice_frames, slice_hop=args.slice_hop, seed=args.seed,
         split=split if split else (0.8, 0.1, 0.1), techniques=args.techniques,
         silence_db=args.silence_db,
     )
@@ -105,7 +107,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "preset": args.preset, "conditioning": args.conditioning, "max_epochs": args.max_epochs,
         "batch_size": args.batch_size, "lr": args.lr, "mmd_weight": args.mmd_weight,
         "beta_max": args.beta, "kl_warmup_epochs": args.kl_warmup_epochs, "seed": args.seed,
-        "translation": args.translation,
+        "translation": args.translation, "flux_weight": args.flux_weight,
+        "texture": False if args.no_texture else None,
     }
     cfg = TrainConfig(
         instruments=tuple(_csv_list(args.instruments) or ()),
@@ -126,7 +129,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from move.evaluate.report import evaluate
 
     evaluate(args.model, args.data, args.out, max_notes=args.max_notes, split=args.split,
-             out_of_range=args.out_of_range)
+             out_of_range=args.out_of_range, envelope=args.envelope, latent=not args.no_latent,
+             texture=not args.no_texture)
     print(f"report written: {Path(args.out) / 'index.html'}")
     return 0
 
@@ -177,7 +181,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             _input_files(Path(args.input)), targets, model,
             Path(args.out) if args.out else None, source=args.source, pitch=args.pitch,
             reconstruct=args.reconstruct, out_sr=out_sr, mode=args.mode, warn=_warn,
-            out_of_range=args.out_of_range,
+            out_of_range=args.out_of_range, envelope=args.envelope, texture=not args.no_texture,
         )
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -259,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frontend", default=DEFAULT_FRONTEND, choices=FRONTENDS)
     p.add_argument("--instruments", help="comma-separated instruments to keep")
     p.add_argument("--csv", help="CSV of labels: file, instrument, pitch[, dynamics]")
+    p.add_argument("--slice-frames", type=int, default=16,
+                   help="frames per slice: the time span of one 3-d latent code (16 at 86 frames/s: 186 ms)")
     p.add_argument("--slice-hop", type=int, default=16, help="frames between slices")
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,valid,test shares")
     p.add_argument("--seed", type=int, default=0, help="seed of the note-level split")
@@ -294,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mmd-weight", type=float, help="weight of the MMD translation criterion")
     p.add_argument("--beta", type=float, help="final KL weight")
     p.add_argument("--kl-warmup-epochs", type=float, help="epochs of linear KL warm-up")
+    p.add_argument("--flux-weight", type=float,
+                   help="weight of the texture criterion: frame-to-frame change of reconstructions "
+                        "matched to the real slices' (default 0: off)")
+    p.add_argument("--no-texture", action="store_true",
+                   help="do not fit the frame-to-frame texture into model.pt when training ends")
     p.add_argument("--seed", type=int)
     p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--devices", type=int, default=1, help="GPUs per node (DDP when > 1)")
@@ -321,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
                    help="pitches outside the target's trained range: decode them octaves inside it and "
                         "transpose back (default), or condition the decoder on them as they are")
+    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("model", "input"),
+                   help="frame levels of notes: the input's (its attack and dynamics) or the decoder's")
+    p.add_argument("--no-texture", action="store_true",
+                   help="do not add the target's frame-to-frame texture (stored in the model file)")
     p.set_defaults(func=cmd_transfer)
 
     p = sub.add_parser("synth", help="synthesize sound along a path in the 3-d latent space")
@@ -347,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("test", "valid", "train"))
     p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
                    help="how transfers treat pitches outside the target's trained range (see move transfer)")
+    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("model", "input"),
+                   help="frame levels of notes: the input's (its attack and dynamics) or the decoder's")
+    p.add_argument("--no-latent", action="store_true", help="skip the latent-space section (faster)")
+    p.add_argument("--no-texture", action="store_true",
+                   help="do not add the target's frame-to-frame texture (stored in the model file)")
+
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("benchmark", help="train and evaluate MoVE and its baselines under one time budget")

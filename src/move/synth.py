@@ -71,8 +71,6 @@ from move.errors import ConfigError
 Decoder = Callable[[Tensor], Tensor]
 
 KINDS = ("linear", "geodesic", "shooting")
-#: Frames between consecutive decoded slices in :func:`path_audio` (as in transfer).
-SLICE_HOP = 4
 #: Raised-cosine fade at both ends of the synthesised audio, in seconds.
 FADE_S = 0.01
 
@@ -524,7 +522,7 @@ def path_audio(
     """Decode a latent path to audio lasting ``duration`` seconds.
 
     The output spectrogram is covered by slices of ``n_frames`` frames every
-    :data:`SLICE_HOP` frames (as in note transfer). The slice centred at time ``t``
+    :attr:`~move.transfer.TimbreModel.slice_hop` frames (as in note transfer). The slice centred at time ``t``
     is decoded from the path point at the fraction ``t / duration`` of the path (the
     path is interpolated linearly between its points, or subsampled), under the pitch of
     the segment ``t`` falls in; the slices are joined by overlap-add with a Hann window,
@@ -579,10 +577,11 @@ def path_audio(
         )
     inst = model.instruments.index(model.instrument(instrument))
     conds = [_condition(model, p) for p in _pitch_list(pitches)]
-    pad_front = nf - SLICE_HOP
+    step = model.slice_hop
+    pad_front = nf - step
     total = frames + 2 * pad_front
-    total += (-(total - nf)) % SLICE_HOP
-    starts = np.arange(0, total - nf + 1, SLICE_HOP)
+    total += (-(total - nf)) % step
+    starts = np.arange(0, total - nf + 1, step)
     centres = starts + nf / 2.0 - pad_front  # in output frames (may fall outside)
     tpos = np.clip(centres / max(frames - 1, 1), 0.0, 1.0)
     z_all = torch.as_tensor(_resample_path(pts, tpos), dtype=torch.float32)

@@ -6,6 +6,7 @@ instruments) on the training slices of a prepared dataset. The slices are kept i
 optimises
 
     reconstruction + beta(step) * KL(q(z|x) || N(0, I)) + mmd_weight * MMD(transfers, real)
+                   [+ flux_weight * flux(reconstructions, real)]
 
 where the transfers decode the batch's latents under a random other instrument at the same
 pitch, and the real slices of that instrument are drawn matched in pitch (nearest available
@@ -49,7 +50,13 @@ from move.model.discriminator import (
     discriminator_loss,
     generator_loss,
 )
-from move.model.losses import kl_divergence, kl_warmup, reconstruction_loss, translation_mmd
+from move.model.losses import (
+    flux_loss,
+    kl_divergence,
+    kl_warmup,
+    reconstruction_loss,
+    translation_mmd,
+)
 from move.model.move import MoVE
 
 #: Translation criteria: MoVE's MMD, the UNIT-style adversarial baseline, none (plain CVAE).
@@ -92,6 +99,13 @@ class TrainConfig:
         Weight of the generator's adversarial loss (``translation="adversarial"``).
     disc_lr : float
         Adam learning rate of the discriminators (betas 0.5, 0.999).
+    flux_weight : float
+        Weight of the texture criterion (:func:`~move.model.losses.flux_loss`: the amount
+        of frame-to-frame change of reconstructions against the real slices'); 0 disables it.
+    texture : bool
+        When training ends, measure the frame-to-frame texture the decoder leaves out, per
+        instrument, on the training notes, and store it in ``model.pt``
+        (:func:`move.texture.fit_texture`): inference adds it back.
     """
 
     preset: str = "tiny"
@@ -108,6 +122,8 @@ class TrainConfig:
     translation: str = "mmd"
     adv_weight: float = 100.0
     disc_lr: float = 1e-3
+    flux_weight: float = 0.0
+    texture: bool = True
 
 
 @dataclass
@@ -313,6 +329,8 @@ class MoVETask(_lightning().LightningModule):
         rec = reconstruction_loss(out["recon"], b["x"])
         kl = kl_divergence(out["mu"], out["logvar"])
         losses = {"rec": rec, "kl": kl}
+        if self.train_cfg.flux_weight > 0:
+            losses["flux"] = flux_loss(out["recon"], b["x"])
         n_inst = m.config.n_instruments
         transfers = None
         if self._uses_transfers():
@@ -339,6 +357,8 @@ class MoVETask(_lightning().LightningModule):
             loss = self._adversarial_step(losses, transfers, beta, bs)
         else:
             loss = losses["rec"] + beta * losses["kl"]
+            if "flux" in losses:
+                loss = loss + self.train_cfg.flux_weight * losses["flux"]
             if "mmd" in losses:
                 loss = loss + self.train_cfg.mmd_weight * losses["mmd"]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
@@ -374,6 +394,8 @@ class MoVETask(_lightning().LightningModule):
         # generator (encoder + decoder): VAE terms + make transfers to t look real to D_t
         with self.toggled_optimizer(opt_g):
             loss = losses["rec"] + beta * losses["kl"]
+            if "flux" in losses:
+                loss = loss + cfg.flux_weight * losses["flux"]
             if transfers is not None:
                 g_adv = generator_loss(disc(transfers[0], transfers[2]))
                 losses["adv"] = g_adv
@@ -666,10 +688,33 @@ def train(
     t0 = time.perf_counter()
     trainer.fit(task, ckpt_path=str(last) if resume else None)
     elapsed = time.perf_counter() - t0
+    if cfg.texture and trainer.is_global_zero:
+        add_texture(run_dir / "model.pt", ds)
     summary = {**read_json(config_path), "last_fit_seconds": round(elapsed, 1),
                "epochs_done": int(trainer.current_epoch), "parameters": task.model.n_parameters()}
     write_json(config_path, summary)
     return run_dir / "model.pt"
 
 
-__all__ = ["TRANSLATIONS", "MoVETask", "RunConfig", "SliceData", "TrainConfig", "train"]
+def add_texture(model_path: str | os.PathLike, ds: PreparedDataset, half: bool = False) -> dict[str, Any]:
+    """Fit the texture of a model file on ``ds``'s training notes and store it in the file.
+
+    Returns the texture summary also kept in the file's ``info["texture"]``: notes
+    measured and the share of the real residual the decoder keeps, per instrument.
+    """
+    from move.model.checkpoint import load_model_file
+    from move.texture import fit_texture
+    from move.transfer import TimbreModel
+
+    bundle = load_model_file(model_path)
+    bundle.texture = None
+    texture = fit_texture(TimbreModel(bundle), ds)
+    bundle.texture = texture
+    summary = {"notes": texture["notes"], "kept": {k: round(v, 3) for k, v in texture["kept"].items()},
+               "rho": [round(r, 3) for r in texture["rho"]], "span": texture["span"]}
+    bundle.info = {**bundle.info, "texture": summary}
+    save_model(bundle, model_path, half=half)
+    return summary
+
+
+__all__ = ["TRANSLATIONS", "MoVETask", "RunConfig", "SliceData", "TrainConfig", "add_texture", "train"]

@@ -42,10 +42,17 @@ INVERT_OVERLAP_SECONDS = 1.0
 TRACK_DECIMATE = 2
 #: Inputs longer than this (seconds) are treated as solos by ``--mode auto``.
 NOTE_MAX_SECONDS = 8.0
-#: Frames between consecutive decoded slices (overlap-add); 1/4 of a 16-frame slice.
+#: Frames between consecutive decoded slices (overlap-add) of a 16-frame slice; a model
+#: with other slice lengths keeps the ratio (:attr:`TimbreModel.slice_hop`: 1/4 of a slice).
 SLICE_HOP = 4
 #: Input frames more than this many dB under the file's peak are gated to the input.
 GATE_DB = 60.0
+#: Largest gain (dB) with which ``envelope="input"`` lifts a decoded frame to the input's
+#: level: notes allow 24 dB, so that a sharp attack that the decoder smears is restored;
+#: solos 12 dB, where a slice straddling a rest and an onset would otherwise have its
+#: noise floor raised into a click.
+NOTE_MAX_BOOST_DB = 24.0
+SOLO_MAX_BOOST_DB = 12.0
 #: What a transfer does with pitches outside the target instrument's trained range:
 #: ``transpose`` decodes them whole octaves into the range and moves the decoded spectrum
 #: back by as many octaves (a sampler's transposition, right pitch); ``extrapolate``
@@ -93,6 +100,8 @@ class TimbreModel:
         self.instruments = list(bundle.instruments)
         self.octaves = bundle.octaves
         self.n_frames = int(self.model.config.n_frames)
+        #: Frames between consecutive decoded slices: a quarter of a slice (4 of 16).
+        self.slice_hop = max(1, self.n_frames * SLICE_HOP // 16)
 
     # ----------------------------------------------------------------- labels
     def instrument(self, name: str) -> str:
@@ -197,18 +206,26 @@ class TimbreModel:
         batch_size: int = 256,
         envelope: str = "model",
         out_of_range: str = "transpose",
+        max_boost_db: float = NOTE_MAX_BOOST_DB,
+        texture: bool = True,
+        seed: int = 0,
     ) -> torch.Tensor:
         """Decode a compressed-magnitude spectrogram ``[frames, bins]`` under ``target``.
 
         ``target=None`` reconstructs (decodes with the source condition). With
         ``envelope="input"`` each output frame is scaled to the input frame's level (the
         performance's dynamics and note onsets, which 120 ms slices smear, are kept
-        exactly); ``"model"`` keeps the decoded levels. ``out_of_range`` (see
+        exactly), lifting a frame by at most ``max_boost_db``; ``"model"`` keeps the
+        decoded levels. ``out_of_range`` (see
         :data:`OUT_OF_RANGE`) treats pitches outside the target's trained range: the
         encoder always sees the true pitch; with ``"transpose"`` the decoder is
         conditioned :meth:`register_shift` octaves into the range and its slices are moved
-        back (:meth:`~move.audio.frontend.Frontend.transpose`). Returns the compressed
-        magnitudes of the output, same shape as ``logmag``.
+        back (:meth:`~move.audio.frontend.Frontend.transpose`). With ``texture`` and a
+        model file that has texture statistics (:mod:`move.texture`), fluctuations with the
+        target instrument's frame-to-frame statistics are added to the decoded
+        spectrogram (drawn from a generator seeded with ``seed``: the same call gives the
+        same output). Returns the compressed magnitudes of the output, same shape as
+        ``logmag``.
         """
         if envelope not in ("model", "input"):
             raise ValueError(f"envelope must be 'model' or 'input', got {envelope!r}")
@@ -220,9 +237,10 @@ class TimbreModel:
         tgt = src if target is None else self.instruments.index(self.instrument(target))
         x = fe.normalize(logmag.float()).to(self.device)
         # pad so that every frame is covered by n / SLICE_HOP slices
-        pad_front = n - SLICE_HOP
+        hop = self.slice_hop
+        pad_front = n - hop
         total = frames + 2 * pad_front
-        total += (-(total - n)) % SLICE_HOP
+        total += (-(total - n)) % hop
         floor = fe.normalize(torch.full((1, fe.n_bins), float(np.log(fe.config.log_floor))))[0]
         xp = floor.to(self.device).expand(total, -1).clone()
         xp[pad_front : pad_front + frames] = x
@@ -238,7 +256,7 @@ class TimbreModel:
             shift[pad_front : pad_front + frames] = k
             shift[:pad_front], shift[pad_front + frames :] = k[0], k[-1]
         oc_dec = np.clip(oc + shift, 0, len(self.octaves) - 1)
-        starts = np.arange(0, total - n + 1, SLICE_HOP)
+        starts = np.arange(0, total - n + 1, hop)
         window = torch.hann_window(n + 2, periodic=False, device=self.device)[1:-1]
         out = torch.zeros(total, fe.n_bins, device=self.device)
         weight = torch.zeros(total, 1, device=self.device)
@@ -267,9 +285,22 @@ class TimbreModel:
             weight.index_add_(0, idx.reshape(-1), w.reshape(-1, 1))
         y = out / weight.clamp_min(1e-6)
         y = fe.denormalize(y[pad_front : pad_front + frames].cpu())
+        if texture and self.bundle.texture is not None:
+            y = y + self._texture(y, tgt, seed)
         if envelope == "input":
-            y = follow_envelope(logmag.float(), y)
+            y = follow_envelope(logmag.float(), y, max_boost_db=max_boost_db)
         return self._gate(logmag.float(), y)
+
+    def _texture(self, decoded: torch.Tensor, instrument: int, seed: int) -> torch.Tensor:
+        """Fluctuations ``[frames, bins]`` for a decoded spectrogram, with the frame-to-frame
+        statistics of ``instrument`` at each bin's band and level (:mod:`move.audio.texture`)."""
+        from move.audio.texture import texture_noise, texture_scale
+
+        tex = self.bundle.texture
+        assert tex is not None
+        gen = torch.Generator().manual_seed(int(seed))
+        noise = texture_noise(decoded.shape[0], decoded.shape[1], tex["rho"][instrument], generator=gen)
+        return noise * texture_scale(decoded, tex["std"][instrument])
 
     def _gate(self, inp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Silence the output where the input is silent (more than :data:`GATE_DB` under
@@ -307,6 +338,8 @@ class TimbreModel:
         pitch: int | str,
         out_sr: int | None = None,
         out_of_range: str = "transpose",
+        envelope: str = "model",
+        texture: bool = True,
     ) -> np.ndarray:
         """Transfer a note to the timbre of ``target`` (``None``: reconstruct).
 
@@ -326,6 +359,12 @@ class TimbreModel:
             A pitch outside the target's trained range is decoded whole octaves inside it
             and transposed back (default, with a warning), or given to the decoder as it
             is (:data:`OUT_OF_RANGE`).
+        envelope : {"model", "input"}
+            Frame levels of the output: the decoder's, or the input's (its attack and
+            dynamics kept exactly; see :meth:`convert`).
+        texture : bool
+            Add the target's frame-to-frame texture when the model file has it
+            (:meth:`convert`).
 
         Returns
         -------
@@ -345,7 +384,8 @@ class TimbreModel:
             )
         if target is not None and out_of_range == "transpose":
             self._warn_transposed(target, self.frame_midi(cond)[:1], lambda m: warnings.warn(m, stacklevel=3))
-        out = self.convert(logmag, source, target, cond, out_of_range=out_of_range)
+        out = self.convert(logmag, source, target, cond, out_of_range=out_of_range, envelope=envelope,
+                           texture=texture)
         n_out = int(round(len(audio) * out_sr / sr))
         return self.render(out, n_out, out_sr)
 
@@ -379,6 +419,7 @@ class TimbreModel:
         out_sr: int | None = None,
         warn: Callable[[str], None] | None = None,
         out_of_range: str = "transpose",
+        texture: bool = True,
     ) -> SoloResult:
         """Transfer a monophonic solo of any length to each of ``targets``.
 
@@ -407,6 +448,8 @@ class TimbreModel:
             frames outside a target's range).
         out_of_range : {"transpose", "extrapolate"}
             Pitches outside a target's trained range: see :meth:`transfer`.
+        texture : bool
+            Add each target's frame-to-frame texture (see :meth:`convert`).
 
         Returns
         -------
@@ -430,7 +473,7 @@ class TimbreModel:
         if cond.folded:
             warn(
                 f"{cond.folded} of {n_frames} frames ({100.0 * cond.folded / n_frames:.0f}%, about "
-                f"{max(1, cond.folded // SLICE_HOP)} slices) have pitches outside the model's octaves "
+                f"{max(1, cond.folded // self.slice_hop)} slices) have pitches outside the model's octaves "
                 f"{self.octaves[0]}-{self.octaves[-1]}; folded into range"
             )
         out_sr = out_sr or fe_sr
@@ -440,7 +483,8 @@ class TimbreModel:
         for target in targets:
             if target is not None and out_of_range == "transpose":
                 self._warn_transposed(target, self.frame_midi(cond)[sounding], warn)
-            converted = self.convert(logmag, source, target, cond, envelope="input", out_of_range=out_of_range)
+            converted = self.convert(logmag, source, target, cond, envelope="input", out_of_range=out_of_range,
+                                     max_boost_db=SOLO_MAX_BOOST_DB, texture=texture)
             outputs[target] = self.render(converted, n_out, out_sr)
         return SoloResult(outputs=outputs, frame_midi=midi, track=track, folded_frames=cond.folded)
 
@@ -573,6 +617,8 @@ def transfer_files(
     log: Callable[[str], None] = print,
     warn: Callable[[str], None] | None = None,
     out_of_range: str = "transpose",
+    envelope: str = "model",
+    texture: bool = True,
 ) -> list[Path]:
     """Transfer note or solo files to each target (and/or reconstruct); returns written paths.
 
@@ -599,6 +645,10 @@ def transfer_files(
         ``auto`` treats SOL-named files up to 8 s as notes and everything else as solos.
     out_of_range : {"transpose", "extrapolate"}
         Pitches outside a target's trained range (:data:`OUT_OF_RANGE`).
+    envelope : {"model", "input"}
+        Frame levels of notes (:meth:`TimbreModel.transfer`); solos follow the input's.
+    texture : bool
+        Add the targets' frame-to-frame texture (:meth:`TimbreModel.convert`).
     """
     from move.data.naming import parse_sol_name
 
@@ -624,7 +674,7 @@ def transfer_files(
         rate = sr if out_sr == "input" else int(out_sr) if out_sr else SAMPLE_RATE
         if is_solo(path, len(audio) / sr, mode):
             result = model.transfer_solo(audio, sr, source=src, targets=variants, pitch=pitch,
-                                         out_sr=rate, warn=warn, out_of_range=out_of_range)
+                                         out_sr=rate, warn=warn, out_of_range=out_of_range, texture=texture)
             outputs, what = result.outputs, "solo"
         else:
             if pitch is not None:
@@ -634,7 +684,7 @@ def transfer_files(
             else:
                 midi = estimate_pitch(audio, sr)
             outputs = {t: model.transfer(audio, sr, source=src, target=t, pitch=midi, out_sr=rate,
-                                         out_of_range=out_of_range)
+                                         out_of_range=out_of_range, envelope=envelope, texture=texture)
                        for t in variants}
             what = note_name(midi)
         for tgt, y in outputs.items():

@@ -21,8 +21,11 @@ def harmonic_note(
     sr: int = 22050,
     level: float = 0.3,
     seed: int = 0,
+    attack: float = 0.03,
+    tremolo_hz: float = 0.0,
+    tremolo_depth: float = 0.0,
 ) -> np.ndarray:
-    """A harmonic tone with a 30 ms attack, a decay after 0.5 s and a little noise.
+    """A harmonic tone with a linear attack, a decay after 0.5 s and a little noise.
 
     Parameters
     ----------
@@ -38,6 +41,11 @@ def harmonic_note(
         Peak amplitude.
     seed : int
         Seed of the partials' phases and of the noise (-80 dB).
+    attack : float
+        Seconds of the linear rise from silence to full level (half level at half of it).
+    tremolo_hz, tremolo_depth : float
+        Amplitude modulation ``1 + depth * sin(2 pi hz t)`` (0: none): a known
+        frame-to-frame life for fidelity tests.
 
     Returns
     -------
@@ -55,7 +63,9 @@ def harmonic_note(
     for k, a in enumerate(partials, start=1):
         if k * f0 < sr / 2:
             y += a * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
-    env = np.minimum(1.0, t / 0.03) * np.exp(-1.5 * np.maximum(0.0, t - 0.5))
+    env = np.minimum(1.0, t / max(attack, 1.0 / sr)) * np.exp(-1.5 * np.maximum(0.0, t - 0.5))
+    if tremolo_depth:
+        env = env * (1.0 + tremolo_depth * np.sin(2 * np.pi * tremolo_hz * t))
     y = y * env
     y = level * y / (np.max(np.abs(y)) + 1e-9) + 1e-4 * rng.standard_normal(len(t))
     return y.astype(np.float32)

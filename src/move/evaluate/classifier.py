@@ -7,8 +7,9 @@ spectrogram slice (``slice_frames`` frames of the dataset's front end) is sample
 multiples of the note's fundamental, ``r * f0`` for ``r = 0.5, 1, 1.5, ..., 20`` (the
 first 20 harmonics, the valleys between them and the subharmonic), in log magnitude
 relative to the frame's loudest bin and floored at :data:`FLOOR` (about -78 dB). The
-mean and standard deviation over the slice's frames of these 40 values, standardised,
-go through a two-layer perceptron (128 hidden units, dropout, class-balanced cross
+mean and standard deviation over the slice's frames of these 40 values, and their mean
+absolute change between consecutive frames (the frame-to-frame texture that a blurred
+decoder flattens), standardised, go through a two-layer perceptron (128 hidden units, dropout, class-balanced cross
 entropy, AdamW). A note is classified by the mean of its slices' probabilities.
 
 Because the features follow the fundamental, the classifier needs the pitch of what it
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 FORMAT = "move-classifier"
-VERSION = 1
+VERSION = 2  # 2: frame-to-frame change features
 #: Frames between the slices of a note when it is classified.
 NOTE_HOP = 4
 #: Slices quieter than this (dB under the note's loudest frame) are not classified.
@@ -90,7 +91,7 @@ class InstrumentClassifier:
         Front end with its normalisation (the training dataset's).
     net : torch.nn.Sequential
         The perceptron (:func:`_network`).
-    feature_mean, feature_std : torch.Tensor, shape (2 * len(RATIOS),)
+    feature_mean, feature_std : torch.Tensor, shape (3 * len(RATIOS),)
         Standardisation of the features.
     slice_frames : int
         Frames per slice.
@@ -120,7 +121,7 @@ class InstrumentClassifier:
 
     # ------------------------------------------------------------------ features
     def features(self, slices: torch.Tensor, midi: np.ndarray | Sequence[float] | float) -> torch.Tensor:
-        """Standardised features ``[n, 2 * len(RATIOS)]`` of compressed slices ``[n, frames, bins]``.
+        """Standardised features ``[n, 3 * len(RATIOS)]`` of compressed slices ``[n, frames, bins]``.
 
         ``midi`` is the pitch of each slice (or one for all).
         """
@@ -247,9 +248,10 @@ def harmonic_features(
 
     Returns
     -------
-    torch.Tensor, float32, shape (n, 2 * len(RATIOS))
-        Mean over frames, then standard deviation over frames, of the log magnitude at
-        each ``r * f0`` relative to the frame's peak, floored at :data:`FLOOR`.
+    torch.Tensor, float32, shape (n, 3 * len(RATIOS))
+        Mean over frames, standard deviation over frames, and mean absolute change
+        between consecutive frames, of the log magnitude at each ``r * f0`` relative to
+        the frame's peak, floored at :data:`FLOOR`.
     """
     x = torch.as_tensor(slices).float()
     n = x.shape[0]
@@ -264,7 +266,8 @@ def harmonic_features(
     above = torch.as_tensor(f > freqs[-1])[:, None, :]
     v = v - x.max(dim=2, keepdim=True).values
     v = torch.where(above, torch.tensor(FLOOR), v).clamp_min(FLOOR)
-    return torch.cat([v.mean(dim=1), v.std(dim=1, correction=0)], dim=1)
+    change = (v[:, 1:] - v[:, :-1]).abs().mean(dim=1) if v.shape[1] > 1 else torch.zeros_like(v[:, 0])
+    return torch.cat([v.mean(dim=1), v.std(dim=1, correction=0), change], dim=1)
 
 
 def load_classifier(path: str | os.PathLike) -> InstrumentClassifier:
@@ -378,6 +381,6 @@ def train_classifier(
         "split": split, "slices": int(len(index)), "epochs": int(epochs),
         "notes": int(len(np.unique(ds.slices[index, 0]))),
         "seconds": round(time.perf_counter() - t0, 2), "seed": int(seed),
-        "features": "mean and std over frames of log magnitudes at r * f0, r = 0.5..20",
+        "features": "mean, std and mean |frame-to-frame change| of log magnitudes at r * f0, r = 0.5..20",
     }
     return InstrumentClassifier(instruments, fe, net, mean, std, ds.slice_frames, hidden, info)

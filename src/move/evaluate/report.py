@@ -48,6 +48,7 @@ import torch
 
 from move.audio.descriptors import DESCRIPTORS
 from move.audio.io import load_audio, write_audio
+from move.audio.temporal import temporal_detail
 from move.config import json_safe, to_dict, write_json
 from move.data.instruments import note_name
 from move.data.prepare import SPLITS, PreparedDataset
@@ -87,6 +88,17 @@ GOALS: dict[str, tuple[str, float]] = {
     "pitch_accuracy": (">=", 0.90),
     "descriptor_ratio_mean": ("<=", 0.5),
 }
+#: Fidelity goals (issue "a decoder that sounds like its instruments"), per instrument.
+FIDELITY_GOALS: dict[str, tuple[str, float]] = {
+    "reconstruction_identity": (">=", 0.95),
+    "frame_change_ratio_error": ("<=", 0.15),
+    "attack_error_ms": ("<=", 20.0),
+    "transfer_identity_in_range": (">=", 0.90),
+    "transfer_identity": (">=", 0.80),
+    "pitch_accuracy": (">=", 0.95),
+}
+#: The stages of a note whose identity and temporal detail are reported.
+STAGES: tuple[str, ...] = ("real", "round_trip", "reconstruction", "transfer")
 #: At most this many held-out slices are encoded for the latent plots.
 MAX_LATENT_SLICES = 20_000
 
@@ -163,6 +175,111 @@ def _summary(recs: Sequence[_TransferRecord]) -> dict[str, Any]:
     }
 
 
+def _stage_block(recs: Sequence[dict], real: dict[str, float]) -> dict[str, Any]:
+    """Identity share and temporal detail of one instrument at one stage.
+
+    ``real`` holds the instrument's real-note means (``attack_ms``, ``frame_change_db``).
+    Stages made from a note (round trip, reconstruction) compare each output with its own
+    real note (``attack_error_ms`` is the mean absolute difference); transfers, which
+    have no real counterpart, are compared with the target's real-note means.
+    """
+    if not recs:
+        return {"notes": 0}
+    attack = _mean([r["attack_ms"] for r in recs])
+    change = _mean([r["frame_change_db"] for r in recs])
+    if "real" in recs[0]:
+        err = _mean([abs(r["attack_ms"] - r["real"]["attack_ms"]) for r in recs])
+    else:
+        err = abs(attack - real["attack_ms"]) if np.isfinite(attack) else float("nan")
+    out = {
+        "notes": len(recs),
+        "identity": sum(r["hit"] for r in recs) / len(recs),
+        "attack_ms": attack,
+        "attack_error_ms": err,
+        "frame_change_db": change,
+        "frame_change_ratio": change / real["frame_change_db"] if real["frame_change_db"] else float("nan"),
+    }
+    inside = [r for r in recs if r.get("in_range", True)]
+    if "in_range" in recs[0]:
+        out["in_range"] = len(inside)
+        out["identity_in_range"] = sum(r["hit"] for r in inside) / len(inside) if inside else float("nan")
+    return out
+
+
+def fidelity_summary(stages: dict[str, dict[str, list[dict]]], transfer: dict) -> dict[str, Any]:
+    """Per instrument and stage (:data:`STAGES`): identity, attack time, frame-to-frame change.
+
+    Parameters
+    ----------
+    stages : dict
+        ``stages[instrument][stage]``: one record per note with ``hit`` (the classifier
+        named the instrument), ``attack_ms`` and ``frame_change_db``
+        (:func:`move.audio.temporal.temporal_detail`); note-made stages also carry the
+        real note's ``real`` detail, transfers ``in_range``.
+    transfer : dict
+        The transfer metrics (for the pitch accuracy goal).
+
+    Returns
+    -------
+    dict
+        ``per_instrument[instrument][stage]`` blocks (:func:`_stage_block`), ``all`` (the
+        same over every note) and ``goals`` (:data:`FIDELITY_GOALS`, met by every
+        instrument).
+    """
+    per: dict[str, dict[str, Any]] = {}
+    for inst, by_stage in stages.items():
+        real = {"attack_ms": _mean([r["attack_ms"] for r in by_stage["real"]]),
+                "frame_change_db": _mean([r["frame_change_db"] for r in by_stage["real"]])}
+        per[inst] = {st: _stage_block(by_stage[st], real) for st in STAGES}
+    pooled = {st: [r for i in stages for r in stages[i][st]] for st in STAGES}
+    real_all = {"attack_ms": _mean([r["attack_ms"] for r in pooled["real"]]),
+                "frame_change_db": _mean([r["frame_change_db"] for r in pooled["real"]])}
+    every = {st: _stage_block(pooled[st], real_all) for st in STAGES}
+    # the transfers to all targets compared with the real notes of their own targets
+    every["transfer"]["attack_error_ms"] = _mean([per[i]["transfer"].get("attack_error_ms", float("nan"))
+                                                 for i in per])
+    every["transfer"]["frame_change_ratio"] = _mean([per[i]["transfer"].get("frame_change_ratio", float("nan"))
+                                                    for i in per])
+
+    def worst(values: list[float], op: str) -> float:
+        v = [x for x in values if x is not None and np.isfinite(x)]
+        if not v:
+            return float("nan")
+        return min(v) if op == ">=" else max(v)
+
+    rec = {i: per[i]["reconstruction"] for i in per}
+    values = {
+        "reconstruction_identity": worst([b.get("identity") for b in rec.values()], ">="),
+        "frame_change_ratio_error": worst([abs(b.get("frame_change_ratio", float("nan")) - 1.0)
+                                           for b in rec.values()], "<="),
+        "attack_error_ms": worst([b.get("attack_error_ms") for b in rec.values()], "<="),
+        "transfer_identity_in_range": every["transfer"].get("identity_in_range", float("nan")),
+        "transfer_identity": every["transfer"].get("identity", float("nan")),
+        "pitch_accuracy": transfer.get("pitch_accuracy", float("nan")),
+    }
+    goals = {}
+    for name, (op, threshold) in FIDELITY_GOALS.items():
+        v = values[name]
+        met = bool(np.isfinite(v) and (v >= threshold if op == ">=" else v <= threshold))
+        goals[name] = {"value": v, "goal": f"{op} {threshold:g}", "met": met}
+    return {"stages": list(STAGES), "per_instrument": per, "all": every, "goals": goals}
+
+
+def fidelity_lines(fidelity: dict) -> list[str]:
+    """One line per instrument: identity at each stage, attack and frame change against the real notes."""
+    lines = []
+    for inst, b in [*fidelity["per_instrument"].items(), ("all", fidelity["all"])]:
+        real, rt, rec, tr = (b[s] for s in STAGES)
+        lines.append(
+            f"{inst}: identity real {_pct(real.get('identity'))}, round trip {_pct(rt.get('identity'))}, "
+            f"reconstruction {_pct(rec.get('identity'))}, transfers to it {_pct(tr.get('identity'))}; "
+            f"attack {_fmt(real.get('attack_ms'), 0)} -> {_fmt(rec.get('attack_ms'), 0)} ms, "
+            f"frame change {_fmt(real.get('frame_change_db'), 2)} -> {_fmt(rec.get('frame_change_db'), 2)} dB "
+            f"(x{_fmt(rec.get('frame_change_ratio'), 2)})"
+        )
+    return lines
+
+
 def _pool(recs: Sequence[_TransferRecord]) -> dict[str, np.ndarray]:
     """Per-frame descriptors of a group of transfers, pooled."""
     return {d: np.concatenate([r.descriptors[d] for r in recs]) for d in DESCRIPTORS}
@@ -222,6 +339,9 @@ def evaluate(
     classifier_epochs: int = 30,
     seed: int = 0,
     out_of_range: str = "transpose",
+    envelope: str = "model",
+    latent: bool = True,
+    texture: bool = True,
 ) -> dict:
     """Evaluate a model on the held-out notes of a prepared dataset and write a report.
 
@@ -257,11 +377,21 @@ def evaluate(
     out_of_range : {"transpose", "extrapolate"}
         How transfers treat pitches outside the target's trained range
         (:data:`move.transfer.OUT_OF_RANGE`).
+    envelope : {"model", "input"}
+        Frame levels of reconstructions and transfers: the decoder's, or the input note's
+        (:meth:`move.transfer.TimbreModel.convert`).
+    texture : bool
+        Add the target's frame-to-frame texture when the model file has it
+        (:meth:`move.transfer.TimbreModel.convert`).
+    latent : bool
+        Draw the latent-space section (scatter plots and decoded maps; the slowest part
+        after the transfers).
 
     Returns
     -------
     dict
-        The contents of ``metrics.json``: ``classifier``, ``transfer`` (``target_accuracy``,
+        The contents of ``metrics.json``: ``classifier``, ``fidelity`` (identity and
+        temporal detail per instrument at each of :data:`STAGES`), ``transfer`` (``target_accuracy``,
         ``source_share``, ``pitch_accuracy``, ``descriptor_ratio_mean``, ``pairs``...),
         ``reconstruction``, ``latent``, ``goals``, ``files`` and run details.
 
@@ -323,6 +453,7 @@ def evaluate(
     source_pitch: dict[str, list[dict]] = {i: [] for i in instruments}
     roundtrip_hits: dict[str, list[bool]] = {i: [] for i in instruments}
     recon_hits: dict[str, list[bool]] = {i: [] for i in instruments}
+    stages: dict[str, dict[str, list[dict]]] = {i: {st: [] for st in STAGES} for i in instruments}
     example_rows: list[dict] = []
     folded = 0
     for inst in instruments:
@@ -335,7 +466,7 @@ def evaluate(
             cond = model.conditioning(pitch, logmag.shape[0])
             folded += int(cond.folded > 0)
             # reconstruction and the inversion floor
-            rec_mag = model.convert(logmag, inst, None, cond)
+            rec_mag = model.convert(logmag, inst, None, cond, envelope=envelope, texture=texture)
             rec = model.render(rec_mag, len(x), sr)
             inv = model.render(logmag, len(x), sr)
             m_in, m_out = model.frontend.magnitude(logmag), model.frontend.magnitude(rec_mag)
@@ -349,6 +480,13 @@ def evaluate(
             r["inv_lsd"].append(log_spectral_distance(x, inv))
             roundtrip_hits[inst].append(instruments[int(clf.predict_audio(inv, sr, pitch).argmax())] == inst)
             recon_hits[inst].append(instruments[int(clf.predict_audio(rec, sr, pitch).argmax())] == inst)
+            real_td = temporal_detail(x, sr)
+            for stage, y_, hit in (("real", x, None), ("round_trip", inv, roundtrip_hits[inst][-1]),
+                                   ("reconstruction", rec, recon_hits[inst][-1])):
+                if hit is None:
+                    hit = instruments[int(clf.predict_audio(x, sr, pitch).argmax())] == inst
+                td = real_td if stage == "real" else temporal_detail(y_, sr)
+                stages[inst][stage].append({"hit": bool(hit), **td, "real": real_td})
             # the real note
             for d, v in note_descriptors(x, sr, pitch).items():
                 real_desc[inst][d].append(v)
@@ -359,7 +497,8 @@ def evaluate(
                 if tgt == inst:
                     continue
                 key = _pair_key(inst, tgt)
-                y = model.render(model.convert(logmag, inst, tgt, cond, out_of_range=out_of_range), len(x), sr)
+                y = model.render(model.convert(logmag, inst, tgt, cond, out_of_range=out_of_range,
+                                               envelope=envelope, texture=texture), len(x), sr)
                 probs = clf.predict_audio(y, sr, pitch)
                 pa = pitch_accuracy(y, sr, pitch)
                 lo, hi = ranges[tgt]
@@ -372,6 +511,9 @@ def evaluate(
                     voiced=pa["voiced"], correct=pa["correct"], frames=pa["frames"],
                     descriptors=note_descriptors(y, sr, pitch),
                 ))
+                stages[tgt]["transfer"].append({"hit": int(probs.argmax()) == instruments.index(tgt),
+                                                "in_range": lo <= pitch <= hi, "source": inst,
+                                                **temporal_detail(y, sr)})
                 outputs.append((f"to {tgt}", tgt, y))
             if row in picks:
                 example_rows.append(_write_example(out, audio_dir, fig_dir, model, note, inst, outputs, sr))
@@ -452,11 +594,13 @@ def evaluate(
         "round_trip_accuracy": _mean([float(h) for i in instruments for h in roundtrip_hits[i]]),
         "reconstruction_accuracy": _mean([float(h) for i in instruments for h in recon_hits[i]]),
     }
+    fidelity = fidelity_summary(stages, transfer)
     bar.update(1)
 
     # ---------------------------------------------------------------- latent space
     bar.set_description("latent space")
-    latent = _latent_section_data(model, ds, notes, instruments, split, out, fig_dir, map_grid, gif_steps, seed)
+    latent_data = (_latent_section_data(model, ds, notes, instruments, split, out, fig_dir, map_grid,
+                                        gif_steps, seed) if latent else None)
     bar.update(1)
 
     goals = {}
@@ -472,24 +616,29 @@ def evaluate(
         "notes": {i: len(notes[i]) for i in instruments},
         "max_notes": max_notes,
         "out_of_range": out_of_range,
+        "envelope": envelope,
+        "texture": bool(texture and model.bundle.texture is not None),
         "octave_folded_notes": folded,
         "classifier": classifier,
+        "fidelity": fidelity,
         "transfer": transfer,
         "reconstruction": reconstruction,
-        "latent": latent,
+        "latent": latent_data,
         "goals": goals,
         "files": {"page": "index.html", "latent_page": "latent.html", "classifier": "classifier.pt"},
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     metrics = json_safe(metrics)
     write_json(out / "metrics.json", metrics)
-    _write_report(out, metrics, violin_files, example_rows, latent)
+    _write_report(out, metrics, violin_files, example_rows, latent_data)
     bar.update(1)
     bar.close()
     log(f"classifier: {_pct(classifier['note_accuracy'])} of held-out real notes "
         f"({_pct(classifier['slice_accuracy'])} of slices)")
     log(f"transfers: target {_pct(transfer['target_accuracy'])}, source {_pct(transfer['source_share'])}, "
         f"pitch {_pct(transfer['pitch_accuracy'])}, mean descriptor ratio {_fmt(transfer['descriptor_ratio_mean'], 2)}")
+    for line in fidelity_lines(fidelity):
+        log(line)
     log(f"reconstruction: SC {_fmt(reconstruction['magnitude']['spectral_convergence'])} (magnitudes), "
         f"{_fmt(reconstruction['audio']['spectral_convergence'])} (audio)")
     log(f"report: {out / 'index.html'} ({metrics['seconds']:.0f} s)")
@@ -552,7 +701,50 @@ def _latent_section_data(model, ds: PreparedDataset, notes: dict[str, list[int]]
     return {"slices": int(len(z)), "extent": extent, "conditions": conditions, "std": spread, "files": files}
 
 
-def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: list[dict], latent: dict) -> Path:
+def _fidelity_section(f: dict) -> Section:
+    """The per-instrument stage table: identity and temporal detail."""
+    names = {"real": "real notes", "round_trip": "front-end round trip", "reconstruction": "reconstruction",
+             "transfer": "transfers to it"}
+    rows = [["instrument", "stage", "notes", "identified", "attack (ms)", "attack error (ms)",
+             "frame change (dB)", "x real"]]
+    for inst, b in [*f["per_instrument"].items(), ("all", f["all"])]:
+        for st in f["stages"]:
+            blk = b[st]
+            ident = _pct(blk.get("identity"))
+            if "identity_in_range" in blk:
+                ident += f" ({_pct(blk['identity_in_range'])} in range)"
+            rows.append([inst, names[st], str(blk.get("notes", 0)), ident, _fmt(blk.get("attack_ms"), 0),
+                         "" if st == "real" else _fmt(blk.get("attack_error_ms"), 0),
+                         _fmt(blk.get("frame_change_db"), 2),
+                         "" if st == "real" else _fmt(blk.get("frame_change_ratio"), 2)])
+    goal_rows = [["goal", "value (worst instrument)", "target", "met"]]
+    for name, g in f["goals"].items():
+        v = g["value"]
+        val = _pct(v) if name.endswith(("identity", "in_range", "accuracy")) else _fmt(v, 2)
+        goal_rows.append([name.replace("_", " "), val, g["goal"], "yes" if g["met"] else "no"])
+    return Section(
+        "Fidelity by stage",
+        text=["Each held-out note at each stage: the real note, its magnitude-only round trip through the front "
+              "end, the model's reconstruction (source = target), and the transfers of the other instruments' "
+              "notes to this one. 'Identified': the classifier names the instrument (the target, for transfers). "
+              "Attack: ms from the note's start to half its peak amplitude; frame change: mean |change| of "
+              "64-band log-mel between consecutive frames (move.audio.temporal). Reconstructions are compared "
+              "with their own notes, transfers with the target's real notes."],
+        table=rows,
+        extra_html=_table_html(goal_rows),
+    )
+
+
+def _table_html(rows: list[list[str]]) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: list[dict],
+                  latent: dict | None) -> Path:
     """Write ``index.html`` from the metrics and the figure lists."""
     t, c, r = m["transfer"], m["classifier"], m["reconstruction"]
     goal_rows = [["metric", "all transfers", "goal", "met", "in the target's pitch range",
@@ -588,8 +780,8 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
     classifier = Section(
         "Instrument classifier",
         text=[f"A two-layer perceptron on the harmonic profile of 16-frame slices (log magnitudes at "
-              f"0.5, 1, 1.5, ... 20 times the note's fundamental, relative to each frame's peak: mean and "
-              f"standard deviation over the frames), trained on {c['train']['slices']} slices of "
+              f"0.5, 1, 1.5, ... 20 times the note's fundamental, relative to each frame's peak: mean, "
+              f"standard deviation and mean frame-to-frame change over the frames), trained on {c['train']['slices']} slices of "
               f"{c['train']['notes']} real {c['train']['split']} notes in {c['train']['seconds']} s "
               f"(file classifier.pt). Notes are classified by the mean of their slices' probabilities.",
               f"Held-out real notes: {_pct(c['note_accuracy'])} (slices: {_pct(c['slice_accuracy'])}); "
@@ -638,6 +830,11 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
         audio=[a for e in examples for a in e["audio"]],
         images=[e["image"] for e in examples],
     )
+    sections = [summary, _fidelity_section(m["fidelity"]), classifier, transfers, reconstruction, example_section]
+    if latent is None:
+        return write_page(out / "index.html", "move evaluation", sections,
+                          intro=f"Generated by move evaluate in {m['seconds']:.0f} s (latent section skipped); "
+                                "every number is in metrics.json.")
     lf = latent["files"]
     latent_section = Section(
         "Latent space",
@@ -652,5 +849,5 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
         extra_html=f"<p><a href='{lf['page']}'>Interactive 3-D latent plot</a></p>",
     )
     return write_page(out / "index.html", "move evaluation",
-                      [summary, classifier, transfers, reconstruction, example_section, latent_section],
+                      [*sections, latent_section],
                       intro=f"Generated by move evaluate in {m['seconds']:.0f} s; every number is in metrics.json.")

@@ -34,6 +34,10 @@ class ModelBundle:
     octave_min: int
     pitch_range: dict[str, tuple[int, int]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    #: Frame-to-frame texture per instrument (:mod:`move.texture`): ``std`` (Tensor
+    #: ``[instruments, bands, levels]``, nepers), ``rho`` (list of float), ``span`` (frames);
+    #: ``None`` for models without one.
+    texture: dict[str, Any] | None = None
 
     @property
     def n_octaves(self) -> int:
@@ -64,6 +68,9 @@ def bundle_to_dict(bundle: ModelBundle, half: bool = False) -> dict[str, Any]:
         "pitch_range": {k: [int(a), int(b)] for k, (a, b) in bundle.pitch_range.items()},
         "info": bundle.info,
         "state_dict": state,
+        **({"texture": {"std": bundle.texture["std"].detach().cpu().float(),
+                        "rho": [float(r) for r in bundle.texture["rho"]],
+                        "span": int(bundle.texture["span"])}} if bundle.texture else {}),
     }
 
 
@@ -105,7 +112,26 @@ def bundle_from_dict(data: Any, source: str = "model") -> ModelBundle:
         octave_min=int(data["octave_min"]),
         pitch_range={k: (int(a), int(b)) for k, (a, b) in data.get("pitch_range", {}).items()},
         info=dict(data.get("info", {})),
+        texture=_texture_from(data.get("texture"), len(data["instruments"]), source),
     )
+
+
+def _texture_from(value: Any, n_instruments: int, source: str) -> dict[str, Any] | None:
+    """The texture entry of a model file, checked (``None`` when absent)."""
+    from move.audio.texture import N_BANDS, N_LEVELS
+
+    if value is None:
+        return None
+    try:
+        std = torch.as_tensor(value["std"], dtype=torch.float32)
+        rho = [float(r) for r in value["rho"]]
+        span = int(value["span"])
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{source}: malformed texture entry") from None
+    if tuple(std.shape) != (n_instruments, N_BANDS, N_LEVELS) or len(rho) != n_instruments:
+        raise CheckpointError(f"{source}: texture entry of shape {tuple(std.shape)}, expected "
+                              f"({n_instruments}, {N_BANDS}, {N_LEVELS})")
+    return {"std": std, "rho": rho, "span": span}
 
 
 def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> ModelBundle:

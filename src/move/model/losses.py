@@ -46,6 +46,41 @@ def reconstruction_loss(recon: Tensor, x: Tensor) -> Tensor:
     return diff.pow(2).flatten(1).sum(dim=1).mean()
 
 
+def flux_loss(recon: Tensor, x: Tensor) -> Tensor:
+    """Texture criterion: how much each bin changes from frame to frame, matched per slice.
+
+    The squared error alone lets a decoder that cannot predict a slice's fluctuations
+    (bow and breath noise, vibrato, the exact attack) output their average: a still
+    slice. This term compares the *amount* of change instead of its exact course, so a
+    decoder that fluctuates by the right amount is not penalised for the phase of the
+    fluctuation. With ``d(s) = mean_t |s[t+1] - s[t]|`` per bin (the spectral flux of the
+    compressed magnitudes) it is ``mean_b sum_f (d(recon) - d(x))^2``.
+
+    Parameters
+    ----------
+    recon, x : Tensor [B, frames, bins]
+        Decoded and real slices (same shape, at least two frames).
+
+    Returns
+    -------
+    Tensor, scalar
+
+    Examples
+    --------
+    >>> x = torch.zeros(1, 4, 2); x[0, 1::2] = 1.0       # a bin flickering every frame
+    >>> float(flux_loss(torch.full_like(x, 0.5), x))      # still output: |0 - 1|^2 per bin
+    2.0
+    >>> float(flux_loss(1.0 - x, x))                      # same amount of change, other phase
+    0.0
+    """
+    if recon.shape != x.shape or recon.dim() != 3 or recon.shape[1] < 2:
+        raise ValueError(f"flux_loss: expected two [B, frames >= 2, bins] tensors, got "
+                         f"{tuple(recon.shape)} and {tuple(x.shape)}")
+    d_r = (recon[:, 1:] - recon[:, :-1]).float().abs().mean(dim=1)
+    d_x = (x[:, 1:] - x[:, :-1]).float().abs().mean(dim=1)
+    return (d_r - d_x).pow(2).sum(dim=1).mean()
+
+
 def mse(recon: Tensor, x: Tensor) -> Tensor:
     """Mean squared error per element (reporting metric, independent of slice size)."""
     if recon.shape != x.shape:
