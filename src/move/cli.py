@@ -18,7 +18,7 @@ from move.errors import MoveError
 #: ``move.transfer.OUT_OF_RANGE``, spelled here so that parsing never imports torch.
 OUT_OF_RANGE_CHOICES = ("transpose", "extrapolate")
 #: Frame levels of transferred notes (move.transfer.NOTE_ENVELOPE; solos always follow the input's).
-ENVELOPE_DEFAULT = "model"
+ENVELOPE_DEFAULT = "input"
 
 
 def _warn(message: str) -> None:
@@ -332,8 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
                    help="pitches outside the target's trained range: decode them octaves inside it and "
                         "transpose back (default), or condition the decoder on them as they are")
-    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("model", "input"),
-                   help="frame levels of notes: the input's (its attack and dynamics) or the decoder's")
+    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("input", "model"),
+                   help="frame levels of notes: the input's (default: its attack and dynamics) or the decoder's")
     p.add_argument("--no-texture", action="store_true",
                    help="do not add the target's frame-to-frame texture (stored in the model file)")
     p.set_defaults(func=cmd_transfer)
@@ -362,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", choices=("test", "valid", "train"))
     p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
                    help="how transfers treat pitches outside the target's trained range (see move transfer)")
-    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("model", "input"),
-                   help="frame levels of notes: the input's (its attack and dynamics) or the decoder's")
+    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("input", "model"),
+                   help="frame levels of notes: the input's (default: its attack and dynamics) or the decoder's")
     p.add_argument("--no-latent", action="store_true", help="skip the latent-space section (faster)")
     p.add_argument("--no-texture", action="store_true",
                    help="do not add the target's frame-to-frame texture (stored in the model file)")

@@ -47,6 +47,10 @@ NOTE_MAX_SECONDS = 8.0
 SLICE_HOP = 4
 #: Input frames more than this many dB under the file's peak are gated to the input.
 GATE_DB = 60.0
+#: Frame levels of transferred and reconstructed notes: the input's (its attack and
+#: dynamics; measured in docs/fidelity.md: attack errors 1-3 ms instead of 19-56 ms, the
+#: same identity). Solos always follow the input's.
+NOTE_ENVELOPE = "input"
 #: Largest gain (dB) with which ``envelope="input"`` lifts a decoded frame to the input's
 #: level: notes allow 24 dB, so that a sharp attack that the decoder smears is restored;
 #: solos 12 dB, where a slice straddling a rest and an onset would otherwise have its
@@ -338,7 +342,7 @@ class TimbreModel:
         pitch: int | str,
         out_sr: int | None = None,
         out_of_range: str = "transpose",
-        envelope: str = "model",
+        envelope: str = NOTE_ENVELOPE,
         texture: bool = True,
     ) -> np.ndarray:
         """Transfer a note to the timbre of ``target`` (``None``: reconstruct).
@@ -359,9 +363,9 @@ class TimbreModel:
             A pitch outside the target's trained range is decoded whole octaves inside it
             and transposed back (default, with a warning), or given to the decoder as it
             is (:data:`OUT_OF_RANGE`).
-        envelope : {"model", "input"}
-            Frame levels of the output: the decoder's, or the input's (its attack and
-            dynamics kept exactly; see :meth:`convert`).
+        envelope : {"input", "model"}
+            Frame levels of the output: the input's (default, :data:`NOTE_ENVELOPE`: its
+            attack and dynamics kept), or the decoder's (see :meth:`convert`).
         texture : bool
             Add the target's frame-to-frame texture when the model file has it
             (:meth:`convert`).
@@ -617,7 +621,7 @@ def transfer_files(
     log: Callable[[str], None] = print,
     warn: Callable[[str], None] | None = None,
     out_of_range: str = "transpose",
-    envelope: str = "model",
+    envelope: str = NOTE_ENVELOPE,
     texture: bool = True,
 ) -> list[Path]:
     """Transfer note or solo files to each target (and/or reconstruct); returns written paths.
@@ -645,7 +649,7 @@ def transfer_files(
         ``auto`` treats SOL-named files up to 8 s as notes and everything else as solos.
     out_of_range : {"transpose", "extrapolate"}
         Pitches outside a target's trained range (:data:`OUT_OF_RANGE`).
-    envelope : {"model", "input"}
+    envelope : {"input", "model"}
         Frame levels of notes (:meth:`TimbreModel.transfer`); solos follow the input's.
     texture : bool
         Add the targets' frame-to-frame texture (:meth:`TimbreModel.convert`).

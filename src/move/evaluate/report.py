@@ -339,7 +339,7 @@ def evaluate(
     classifier_epochs: int = 30,
     seed: int = 0,
     out_of_range: str = "transpose",
-    envelope: str = "model",
+    envelope: str = "input",
     latent: bool = True,
     texture: bool = True,
 ) -> dict:
@@ -377,9 +377,9 @@ def evaluate(
     out_of_range : {"transpose", "extrapolate"}
         How transfers treat pitches outside the target's trained range
         (:data:`move.transfer.OUT_OF_RANGE`).
-    envelope : {"model", "input"}
-        Frame levels of reconstructions and transfers: the decoder's, or the input note's
-        (:meth:`move.transfer.TimbreModel.convert`).
+    envelope : {"input", "model"}
+        Frame levels of reconstructions and transfers: the input note's (default, as
+        :data:`move.transfer.NOTE_ENVELOPE`), or the decoder's.
     texture : bool
         Add the target's frame-to-frame texture when the model file has it
         (:meth:`move.transfer.TimbreModel.convert`).
