@@ -18,7 +18,7 @@ import torch
 
 from move.audio.pitch import pitches_from_option
 from move.data.melodies import render_melody
-from move.transfer import TRACK_DECIMATE, load_model
+from move.transfer import SOLO_MAX_BOOST_DB, TRACK_DECIMATE, load_model
 
 
 def solo(seconds: float) -> np.ndarray:
@@ -46,7 +46,8 @@ def stages(seconds: float, target: str) -> None:
     t["pitch tracking (pYIN)"] = time.perf_counter() - t0
     cond = model.conditioning(midi, logmag.shape[0])
     t0 = time.perf_counter()
-    out = model.convert(logmag, "Violin", target, cond, envelope="input")
+    out = model.convert(logmag, "Violin", target, cond, envelope="input", max_boost_db=SOLO_MAX_BOOST_DB,
+                        envelope_smooth=1)  # as TimbreModel.transfer_solo
     t["encode/decode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model.render(out, len(audio), sr)

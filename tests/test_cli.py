@@ -83,7 +83,7 @@ def test_transfer_refuses_silent_and_too_short_input(capsys, tmp_path):
     silent = write_note(tmp_path, "Fl-ord-C4-mf.wav", np.zeros(22050, dtype=np.float32))
     code, _, err = run_cli(capsys, "transfer", str(silent), "--to", "violin")
     assert code == 2 and "Fl-ord-C4-mf.wav: silent" in err
-    short = write_note(tmp_path, "Vn-ord-C4-mf.wav", harmonic_note(60, TIMBRES["Vn"], duration=0.1))
+    short = write_note(tmp_path, "Vn-ord-C4-mf.wav", harmonic_note(60, TIMBRES["Vn"], duration=0.05))
     code, _, err = run_cli(capsys, "transfer", str(short), "--to", "flute")
     assert code == 2 and "Vn-ord-C4-mf.wav: too short" in err
 

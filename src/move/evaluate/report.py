@@ -779,7 +779,7 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
         conf.append([i, *[str(v) for v in c["confusion"][j]], _pct(c["per_instrument"][i])])
     classifier = Section(
         "Instrument classifier",
-        text=[f"A two-layer perceptron on the harmonic profile of 16-frame slices (log magnitudes at "
+        text=[f"A two-layer perceptron on the harmonic profile of spectrogram slices (log magnitudes at "
               f"0.5, 1, 1.5, ... 20 times the note's fundamental, relative to each frame's peak: mean, "
               f"standard deviation and mean frame-to-frame change over the frames), trained on {c['train']['slices']} slices of "
               f"{c['train']['notes']} real {c['train']['split']} notes in {c['train']['seconds']} s "
