@@ -2,6 +2,7 @@
 
     python benchmarks/solo_transfer.py                  # 30 s solo, 2 threads, + 10-minute memory run
     python benchmarks/solo_transfer.py --long-minutes 0  # skip the long run
+    python benchmarks/solo_transfer.py --long-minutes 0 --model OTHER.pt   # another model file
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def solo(seconds: float) -> np.ndarray:
     return np.tile(tune, reps)[: int(seconds * 22050)]
 
 
-def stages(seconds: float, target: str) -> None:
-    model = load_model()
+def stages(seconds: float, target: str, model_path: str | None = None) -> None:
+    model = load_model(model_path)
     audio = solo(seconds)
     sr, fe = 22050, model.frontend
     model.transfer_solo(audio[: 3 * sr], sr, source="Violin", targets=[target])  # warm-up
@@ -97,10 +98,11 @@ def main() -> None:
     ap.add_argument("--target", default="Flute")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--long-minutes", type=float, default=10.0)
+    ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
-    stages(args.seconds, args.target)
+    stages(args.seconds, args.target, args.model)
     if args.long_minutes > 0:
         long_run(args.long_minutes, args.threads)
 

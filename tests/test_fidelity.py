@@ -204,9 +204,13 @@ def test_training_stores_texture_and_inference_adds_the_targets(tiny_model, tiny
     assert torch.equal(textured, model.convert(logmag, "Violin", "Flute", cond))  # seeded
     assert not torch.equal(textured, model.convert(logmag, "Violin", "Flute", cond, seed=1))
     # the added fluctuation has the target's (Flute's) statistics where the note sounds
+    from move.transfer import TEXTURE_RANGE_DB
+
     scale = texture_scale(plain, tex["std"][model.instruments.index("Flute")])[10:-10]
     added = (textured - plain)[10:-10]
-    sel = scale > 0.05
+    depth = (plain.max(dim=1, keepdim=True).values - plain)[10:-10] * 20.0 / np.log(10.0)
+    assert torch.all(added[depth > TEXTURE_RANGE_DB + 1.0] == 0.0)  # deep valleys untouched
+    sel = (scale > 0.05) & (depth < TEXTURE_RANGE_DB - 1.0)
     assert sel.float().mean() > 0.1
     ratio = (added[sel] / scale[sel]).std()
     assert 0.6 < float(ratio) < 1.4

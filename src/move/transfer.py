@@ -62,6 +62,11 @@ SOLO_MAX_BOOST_DB = 12.0
 #: as broadband stripes in quiet high bins (measured on 12 held-out notes: stripes 1.30 ->
 #: 1.09 x the input's, attack error 12.3 -> 8.0 ms). Solos keep 1 (their note changes).
 NOTE_ENVELOPE_SMOOTH = 3
+#: Texture is added only to bins within this many dB of their frame's loudest bin: noise in
+#: the deep valleys and quiet tails splits them into many small islands, on each of which
+#: PGHI restarts its heap integration with a search of the whole spectrogram (measured on
+#: a 10 s solo: PGHI 0.65 s without texture, 3.89 s with it everywhere, 0.45 s within 60 dB).
+TEXTURE_RANGE_DB = 60.0
 #: What a transfer does with pitches outside the target instrument's trained range:
 #: ``transpose`` decodes them whole octaves into the range and moves the decoded spectrum
 #: back by as many octaves (a sampler's transposition, right pitch); ``extrapolate``
@@ -312,7 +317,9 @@ class TimbreModel:
         assert tex is not None
         gen = torch.Generator().manual_seed(int(seed))
         noise = texture_noise(decoded.shape[0], decoded.shape[1], tex["rho"][instrument], generator=gen)
-        return noise * texture_scale(decoded, tex["std"][instrument])
+        scale = texture_scale(decoded, tex["std"][instrument])
+        near = decoded >= decoded.max(dim=1, keepdim=True).values - TEXTURE_RANGE_DB / 20.0 * float(np.log(10.0))
+        return noise * scale * near
 
     def _gate(self, inp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Silence the output where the input is silent (more than :data:`GATE_DB` under
