@@ -81,7 +81,7 @@ from typing import Any
 import numpy as np
 
 from move.config import json_safe, read_json, to_dict, write_json
-from move.data.prepare import PreparedDataset
+from move.data.prepare import PreparedDataset, select_notes
 from move.errors import ConfigError
 
 __all__ = ["VARIANTS", "run_benchmark", "family_curve", "time_to_level", "format_results_table"]
@@ -273,7 +273,7 @@ class _Evaluator:
         from move.evaluate.transfer_eval import note_descriptors
 
         self.ds, self.instruments, self.pitch_seconds = ds, instruments, pitch_seconds
-        self.notes = _select_notes(ds, instruments, "test", max_notes)
+        self.notes = select_notes(ds, instruments, "test", max_notes)
         empty = [i for i, rows in self.notes.items() if not rows]
         if empty:
             raise ConfigError(f"{ds.root}: no test notes of {', '.join(empty)} to evaluate on")
@@ -346,19 +346,17 @@ class _Evaluator:
                     pitch = int(note["pitch"])
                     x = self.audio[row]
                     logmag = knowing[0].analyze(x, self.sr)
-                    sc, lsd = [], []
+                    sc, lsd, recs = [], [], []
                     for m in knowing:
                         cond = m.conditioning(pitch, logmag.shape[0])
-                        rec = m.convert(logmag, src, None, cond, envelope=NOTE_ENVELOPE)
-                        ref, est = m.frontend.magnitude(logmag), m.frontend.magnitude(rec)
+                        recs.append(m.convert(logmag, src, None, cond, envelope=NOTE_ENVELOPE))
+                        ref, est = m.frontend.magnitude(logmag), m.frontend.magnitude(recs[-1])
                         sc.append(magnitude_spectral_convergence(ref, est))
                         lsd.append(magnitude_log_spectral_distance(ref, est))
                     rec_sc.append(float(np.mean(sc)))
                     rec_lsd.append(float(np.mean(lsd)))
                     # the first model's reconstruction as audio: identity and temporal detail
-                    m0 = knowing[0]
-                    rec_audio = m0.render(m0.convert(logmag, src, None, m0.conditioning(pitch, logmag.shape[0]),
-                                                     envelope=NOTE_ENVELOPE), len(x), self.sr)
+                    rec_audio = knowing[0].render(recs[0], len(x), self.sr)
                     probs = self.clf.predict_audio(rec_audio, self.sr, pitch)
                     rec_hits.append(self.clf.instruments[int(np.argmax(probs))] == src)
                     td, real_td = temporal_detail(rec_audio, self.sr), self.detail[row]
@@ -409,20 +407,6 @@ class _Evaluator:
             "pairs": pairs,
             "seconds": round(time.perf_counter() - t0, 1),
         })
-
-
-def _select_notes(ds: PreparedDataset, instruments: Sequence[str], split: str,
-                  max_notes: int | None) -> dict[str, list[int]]:
-    """Rows of each instrument's ``split`` notes, at most ``max_notes`` spread over pitch."""
-    out: dict[str, list[int]] = {}
-    for inst in instruments:
-        rows = sorted((i for i, n in enumerate(ds.notes) if n["split"] == split and n["instrument"] == inst),
-                      key=lambda i: (ds.notes[i]["pitch"], ds.notes[i]["dynamics"], ds.notes[i]["note_id"]))
-        if max_notes is not None and len(rows) > max_notes:
-            pick = np.unique(np.round(np.linspace(0, len(rows) - 1, max_notes)).astype(int))
-            rows = [rows[i] for i in pick]
-        out[inst] = rows
-    return out
 
 
 # ----------------------------------------------------------------------------- results

@@ -28,24 +28,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from move.audio.texture import texture_table
-from move.data.prepare import PreparedDataset
+from move.data.prepare import PreparedDataset, select_notes
 from move.errors import ConfigError
 
 __all__ = ["fit_texture", "NOTES_PER_INSTRUMENT"]
 
 #: Training notes per instrument whose residuals are measured (spread over pitch).
 NOTES_PER_INSTRUMENT = 24
-
-
-def _spread(rows: list[int], n: int) -> list[int]:
-    if len(rows) <= n:
-        return rows
-    pick = np.unique(np.round(np.linspace(0, len(rows) - 1, n)).astype(int))
-    return [rows[i] for i in pick]
 
 
 @torch.no_grad()
@@ -85,9 +77,7 @@ def fit_texture(model: Any, ds: PreparedDataset, notes: int = NOTES_PER_INSTRUME
     counts: dict[str, int] = {}
     kept: dict[str, float] = {}
     for k, inst in enumerate(model.instruments):
-        rows = sorted((i for i, n in enumerate(ds.notes) if n["instrument"] == inst and n["split"] == split),
-                      key=lambda i: (ds.notes[i]["pitch"], ds.notes[i]["dynamics"]))
-        rows = _spread(rows, notes)
+        rows = select_notes(ds, [inst], split, notes)[inst]
         if not rows:
             raise ConfigError(f"{ds.root}: no {split} notes of {inst} to measure its texture on")
         real, decoded = [], []

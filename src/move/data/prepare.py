@@ -450,6 +450,25 @@ class PreparedDataset:
         return out
 
 
+def select_notes(ds: PreparedDataset, instruments: Sequence[str], split: str,
+                 max_notes: int | None) -> dict[str, list[int]]:
+    """Rows of each instrument's ``split`` notes, at most ``max_notes`` spread over pitch.
+
+    Rows are ordered by pitch, dynamics and note id; ``max_notes`` keeps evenly spaced
+    ones (the lowest and the highest included). Used by evaluation, benchmarks and the
+    texture fit, so they all look at the same notes.
+    """
+    out: dict[str, list[int]] = {}
+    for inst in instruments:
+        rows = sorted((i for i, n in enumerate(ds.notes) if n["split"] == split and n["instrument"] == inst),
+                      key=lambda i: (ds.notes[i]["pitch"], ds.notes[i]["dynamics"], ds.notes[i]["note_id"]))
+        if max_notes is not None and len(rows) > max_notes:
+            pick = np.unique(np.round(np.linspace(0, len(rows) - 1, max_notes)).astype(int))
+            rows = [rows[i] for i in pick]
+        out[inst] = rows
+    return out
+
+
 def format_prepared_summary(summary: dict) -> str:
     """Plain-text table of :meth:`PreparedDataset.summary`."""
     lines = [

@@ -33,6 +33,15 @@ class Section:
     _: dict = field(default_factory=dict, repr=False)
 
 
+def table_html(table: Sequence[Sequence[object]]) -> str:
+    """An HTML table; the first row is the header, every cell is escaped."""
+    esc = html.escape
+    head, *rows = table
+    lines = ["<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in head) + "</tr>"]
+    lines += ["<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>" for row in rows]
+    return "\n".join([*lines, "</table>"])
+
+
 def render_page(title: str, sections: Sequence[Section], intro: str = "") -> str:
     """HTML of a page with ``sections`` (paths relative to the page)."""
     esc = html.escape
@@ -47,11 +56,7 @@ def render_page(title: str, sections: Sequence[Section], intro: str = "") -> str
         parts.append(f"<section><h2>{esc(sec.title)}</h2>")
         parts.extend(f"<p>{esc(t)}</p>" for t in sec.text)
         if sec.table:
-            head, *rows = sec.table
-            parts.append("<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in head) + "</tr>")
-            for row in rows:
-                parts.append("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>")
-            parts.append("</table>")
+            parts.append(table_html(sec.table))
         for src, caption in sec.audio:
             parts.append(
                 f"<figure><audio controls preload='none' src='{esc(src)}'></audio>"

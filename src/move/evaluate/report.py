@@ -51,7 +51,7 @@ from move.audio.io import load_audio, write_audio
 from move.audio.temporal import temporal_detail
 from move.config import json_safe, to_dict, write_json
 from move.data.instruments import note_name
-from move.data.prepare import SPLITS, PreparedDataset
+from move.data.prepare import SPLITS, PreparedDataset, select_notes
 from move.errors import ConfigError
 from move.evaluate.classifier import train_classifier
 from move.evaluate.latent import (
@@ -69,7 +69,7 @@ from move.evaluate.metrics import (
     magnitude_spectral_convergence,
     spectral_convergence,
 )
-from move.evaluate.page import Section, write_page
+from move.evaluate.page import Section, table_html, write_page
 from move.evaluate.plots import plot_spectrograms
 from move.evaluate.transfer_eval import (
     descriptor_distances,
@@ -126,23 +126,6 @@ def _pct(x: float | None) -> str:
     if x is None or not np.isfinite(x):
         return "n/a"
     return f"{100 * x:.1f} %"
-
-
-def _select_notes(
-    ds: PreparedDataset, instruments: Sequence[str], split: str, max_notes: int | None
-) -> dict[str, list[int]]:
-    """Rows of the ``split`` notes of each instrument, at most ``max_notes`` spread over pitch."""
-    out: dict[str, list[int]] = {}
-    for inst in instruments:
-        rows = sorted(
-            (i for i, n in enumerate(ds.notes) if n["split"] == split and n["instrument"] == inst),
-            key=lambda i: (ds.notes[i]["pitch"], ds.notes[i]["dynamics"], ds.notes[i]["note_id"]),
-        )
-        if max_notes is not None and len(rows) > max_notes:
-            pick = np.unique(np.round(np.linspace(0, len(rows) - 1, max_notes)).astype(int))
-            rows = [rows[i] for i in pick]
-        out[inst] = rows
-    return out
 
 
 @dataclass
@@ -257,12 +240,14 @@ def fidelity_summary(stages: dict[str, dict[str, list[dict]]], transfer: dict) -
         "transfer_identity": every["transfer"].get("identity", float("nan")),
         "pitch_accuracy": transfer.get("pitch_accuracy", float("nan")),
     }
-    goals = {}
-    for name, (op, threshold) in FIDELITY_GOALS.items():
-        v = values[name]
-        met = bool(np.isfinite(v) and (v >= threshold if op == ">=" else v <= threshold))
-        goals[name] = {"value": v, "goal": f"{op} {threshold:g}", "met": met}
+    goals = {name: _goal(values[name], op, threshold) for name, (op, threshold) in FIDELITY_GOALS.items()}
     return {"stages": list(STAGES), "per_instrument": per, "all": every, "goals": goals}
+
+
+def _goal(value: float, op: str, threshold: float) -> dict[str, Any]:
+    """``{"value", "goal", "met"}`` of a value against ``op`` (``">="`` or ``"<="``) ``threshold``."""
+    met = bool(np.isfinite(value) and (value >= threshold if op == ">=" else value <= threshold))
+    return {"value": value, "goal": f"{op} {threshold:g}", "met": met}
 
 
 def fidelity_lines(fidelity: dict) -> list[str]:
@@ -414,7 +399,7 @@ def evaluate(
         raise ConfigError(f"--max-notes must be at least 1, got {max_notes}")
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    notes = _select_notes(ds, instruments, split, max_notes)
+    notes = select_notes(ds, instruments, split, max_notes)
     empty = [i for i, rows in notes.items() if not rows]
     if empty:
         log(f"no {split} notes of {', '.join(empty)} in {data_dir}; left out")
@@ -451,8 +436,6 @@ def evaluate(
     ranges = _pitch_ranges(model, ds, instruments)
     recon: dict[str, dict[str, list[float]]] = {}
     source_pitch: dict[str, list[dict]] = {i: [] for i in instruments}
-    roundtrip_hits: dict[str, list[bool]] = {i: [] for i in instruments}
-    recon_hits: dict[str, list[bool]] = {i: [] for i in instruments}
     stages: dict[str, dict[str, list[dict]]] = {i: {st: [] for st in STAGES} for i in instruments}
     example_rows: list[dict] = []
     folded = 0
@@ -478,13 +461,10 @@ def evaluate(
             r["audio_lsd"].append(log_spectral_distance(x, rec))
             r["inv_sc"].append(spectral_convergence(x, inv))
             r["inv_lsd"].append(log_spectral_distance(x, inv))
-            roundtrip_hits[inst].append(instruments[int(clf.predict_audio(inv, sr, pitch).argmax())] == inst)
-            recon_hits[inst].append(instruments[int(clf.predict_audio(rec, sr, pitch).argmax())] == inst)
+            # identity and temporal detail of the note, its round trip and its reconstruction
             real_td = temporal_detail(x, sr)
-            for stage, y_, hit in (("real", x, None), ("round_trip", inv, roundtrip_hits[inst][-1]),
-                                   ("reconstruction", rec, recon_hits[inst][-1])):
-                if hit is None:
-                    hit = instruments[int(clf.predict_audio(x, sr, pitch).argmax())] == inst
+            for stage, y_ in (("real", x), ("round_trip", inv), ("reconstruction", rec)):
+                hit = instruments[int(clf.predict_audio(y_, sr, pitch).argmax())] == inst
                 td = real_td if stage == "real" else temporal_detail(y_, sr)
                 stages[inst][stage].append({"hit": bool(hit), **td, "real": real_td})
             # the real note
@@ -591,8 +571,8 @@ def evaluate(
         "slice_accuracy": slice_hits / max(1, slice_total),
         "per_instrument": {i: float(confusion[j, j] / max(1, confusion[j].sum())) for j, i in enumerate(instruments)},
         "confusion": confusion.tolist(),
-        "round_trip_accuracy": _mean([float(h) for i in instruments for h in roundtrip_hits[i]]),
-        "reconstruction_accuracy": _mean([float(h) for i in instruments for h in recon_hits[i]]),
+        "round_trip_accuracy": _mean([float(r["hit"]) for i in instruments for r in stages[i]["round_trip"]]),
+        "reconstruction_accuracy": _mean([float(r["hit"]) for i in instruments for r in stages[i]["reconstruction"]]),
     }
     fidelity = fidelity_summary(stages, transfer)
     bar.update(1)
@@ -603,11 +583,7 @@ def evaluate(
                                         gif_steps, seed) if latent else None)
     bar.update(1)
 
-    goals = {}
-    for name, (op, threshold) in GOALS.items():
-        value = transfer[name]
-        met = bool(np.isfinite(value) and (value >= threshold if op == ">=" else value <= threshold))
-        goals[name] = {"value": value, "goal": f"{op} {threshold}", "met": met}
+    goals = {name: _goal(transfer[name], op, threshold) for name, (op, threshold) in GOALS.items()}
     metrics = {
         "model": str(model_path) if model_path is not None else "default",
         "data": str(data_dir),
@@ -731,16 +707,8 @@ def _fidelity_section(f: dict) -> Section:
               "64-band log-mel between consecutive frames (move.audio.temporal). Reconstructions are compared "
               "with their own notes, transfers with the target's real notes."],
         table=rows,
-        extra_html=_table_html(goal_rows),
+        extra_html=table_html(goal_rows),
     )
-
-
-def _table_html(rows: list[list[str]]) -> str:
-    from html import escape
-
-    head = "".join(f"<th>{escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: list[dict],
