@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import math
-import shutil
-import threading
-import urllib.request
-from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from browser import check_media, driver, needs_chromium, page_refs, ref_file, serve
 from conftest import TIMBRES, harmonic_note, write_note
 from move.data.prepare import PreparedDataset, prepare_dataset
 from move.errors import CheckpointError, MoveError
@@ -216,27 +210,13 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
     assert any("report:" in m for m in messages)
 
 
-class _Refs(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag in ("img", "audio", "script") and a.get("src"):
-            self.refs.append(a["src"])
-        if tag == "a" and a.get("href"):
-            self.refs.append(a["href"])
-
-
 def test_page_references_exist(report):
     out, _, _ = report
-    parser = _Refs()
-    parser.feed((out / "index.html").read_text())
-    assert sum(r.endswith(".wav") for r in parser.refs) == 12
-    assert sum(r.endswith(".gif") for r in parser.refs) == 3
-    for ref in parser.refs:
-        assert (out / ref).is_file(), ref
+    refs = page_refs(out / "index.html")
+    assert sum(r.endswith(".wav") for r in refs) == 12
+    assert sum(r.endswith(".gif") for r in refs) == 3
+    for ref in refs:
+        assert ref_file(out, ref).is_file(), ref
 
 
 def test_disjoint_instruments_are_refused(tiny_model, tmp_path):
@@ -257,88 +237,25 @@ def test_disjoint_instruments_are_refused(tiny_model, tmp_path):
 
 # ----------------------------------------------------------------------------- in a browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.fixture
-def served(report):
+@needs_chromium
+def test_page_loads_in_headless_chromium(report, tmp_path):
     out, _, _ = report
-    handler = functools.partial(_QuietHandler, directory=str(out))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    drv = driver(tmp_path / "profile")
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", out
+        with serve(out) as base:
+            media = check_media(drv, base, out)  # every image loads, every clip has a duration
+            assert len(media["images"]) >= 10
+            assert len(media["audio"]) == 12 and min(media["audio"].values()) > 0.5
+            shot = tmp_path / "report.png"
+            assert drv.save_screenshot(str(shot))
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+            # the interactive latent page draws its plot offline
+            drv.get(f"{base}/latent.html")
+            drawn = drv.execute_async_script(
+                "const done = arguments[0]; const t0 = Date.now();"
+                "(function poll() { const d = document.querySelector('.js-plotly-plot');"
+                " if (window.Plotly && d && d.querySelector('canvas, svg')) return done(true);"
+                " if (Date.now() - t0 > 20000) return done(false); setTimeout(poll, 100); })();")
+            assert drawn
     finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-
-def _driver(profile: Path):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage", "--window-size=1280,2000", f"--user-data-dir={profile}"):
-        opts.add_argument(flag)
-    return webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
-
-
-_WAIT_MEDIA = """
-const done = arguments[arguments.length - 1];
-const imgs = Array.from(document.images);
-const auds = Array.from(document.querySelectorAll('audio'));
-const imgReady = imgs.map(i => i.complete ? Promise.resolve() :
-    new Promise(r => { i.onload = r; i.onerror = r; }));
-const audReady = auds.map(a => new Promise(r => {
-    a.addEventListener('loadedmetadata', r, {once: true});
-    a.addEventListener('error', r, {once: true});
-    a.preload = 'auto'; a.load();
-}));
-Promise.all(imgReady.concat(audReady)).then(() => done({
-    images: imgs.map(i => [i.getAttribute('src'), i.naturalWidth]),
-    audio: auds.map(a => [a.getAttribute('src'), a.readyState, a.duration, a.error ? a.error.code : 0]),
-}));
-"""
-
-
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium and chromedriver are not installed")
-def test_page_loads_in_headless_chromium(served, tmp_path):
-    base, out = served
-    parser = _Refs()
-    parser.feed((out / "index.html").read_text())
-    for ref in parser.refs:  # every file the page names is served
-        with urllib.request.urlopen(f"{base}/{ref}", timeout=10) as resp:
-            assert resp.status == 200, ref
-    driver = _driver(tmp_path / "profile")
-    try:
-        driver.set_script_timeout(60)
-        driver.get(f"{base}/index.html")
-        media = driver.execute_async_script(_WAIT_MEDIA)
-        assert len(media["images"]) >= 10
-        assert all(width > 0 for _, width in media["images"]), media["images"]
-        assert len(media["audio"]) == 12
-        for src, state, duration, error in media["audio"]:
-            assert error == 0 and state >= 1 and duration > 0.5, (src, state, duration, error)
-        shot = tmp_path / "report.png"
-        assert driver.save_screenshot(str(shot))
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
-        # the interactive latent page draws its plot offline
-        driver.get(f"{base}/latent.html")
-        drawn = driver.execute_async_script(
-            "const done = arguments[0]; const t0 = Date.now();"
-            "(function poll() { const d = document.querySelector('.js-plotly-plot');"
-            " if (window.Plotly && d && d.querySelector('canvas, svg')) return done(true);"
-            " if (Date.now() - t0 > 20000) return done(false); setTimeout(poll, 100); })();")
-        assert drawn
-    finally:
-        driver.quit()
+        drv.quit()

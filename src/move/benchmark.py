@@ -480,6 +480,8 @@ def _plot_curves(runs: list[dict], level: float | None, path: Path, title: str) 
 
 
 def _write_markdown(path: Path, results: dict) -> None:
+    from move.evaluate.page import url
+
     s = results["settings"]
     variants = [v for v in s["variants"] if v in results["summary"]]
     lines = [
@@ -508,7 +510,7 @@ def _write_markdown(path: Path, results: dict) -> None:
         "|---|---|",
         *(f"| {v} | {DESCRIPTIONS[v]} |" for v in variants),
         "",
-        "![validation reconstruction vs wall time](loss_curves.png)",
+        f"![validation reconstruction vs wall time]({url('loss_curves.png')})",
         "",
     ]
     from move.config import atomic_write_bytes

@@ -17,7 +17,7 @@ import torch
 from move.audio.frontend import FRONTENDS, make_frontend
 from move.audio.io import load_audio, write_audio
 from move.evaluate.metrics import log_spectral_distance, spectral_convergence
-from move.evaluate.page import Section, write_page
+from move.evaluate.page import Section, link, write_page
 from move.evaluate.plots import plot_spectrograms
 from move.transfer import TimbreModel, load_model
 
@@ -121,7 +121,7 @@ def evaluation_report(model: TimbreModel, out: Path, log: Callable[[str], None])
          f"{rec['audio']['spectral_convergence']:.3f}"],
     ]
     return Section("Evaluation report", text=text, table=rows,
-                   extra_html="<p><a href='report/index.html'>Open the evaluation report</a></p>")
+                   extra_html=f"<p>{link('report/index.html', 'Open the evaluation report')}</p>")
 
 
 def frontend_roundtrips(out: Path, notes: list[Path], log: Callable[[str], None]) -> Section:

@@ -6,7 +6,8 @@ import html
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
+from urllib.parse import quote
 
 from move.config import atomic_write_bytes
 
@@ -29,8 +30,23 @@ class Section:
     table: Sequence[Sequence[str]] = ()  # first row is the header
     images: Sequence[tuple[str, str]] = ()  # (relative path, caption)
     audio: Sequence[tuple[str, str]] = ()  # (relative path, caption)
-    extra_html: str = ""
+    extra_html: str = ""  # raw HTML: its links must go through :func:`url`
     _: dict = field(default_factory=dict, repr=False)
+
+
+def url(path: str | PurePath) -> str:
+    """The link to a file at relative ``path``, as an HTML attribute value or Markdown link.
+
+    Every character but letters, digits, ``_.-~`` and ``/`` is percent-encoded, so a ``#``
+    or ``?`` in a file name (``ASax-ord-D#5-f.png``) is not read as the start of a fragment
+    or a query, and the value needs no further HTML escaping.
+    """
+    return html.escape(quote(path.as_posix() if isinstance(path, PurePath) else path))
+
+
+def link(path: str | PurePath, text: str) -> str:
+    """An HTML ``<a>`` to the file at relative ``path``; ``text`` is escaped."""
+    return f"<a href='{url(path)}'>{html.escape(text)}</a>"
 
 
 def table_html(table: Sequence[Sequence[object]]) -> str:
@@ -43,7 +59,7 @@ def table_html(table: Sequence[Sequence[object]]) -> str:
 
 
 def render_page(title: str, sections: Sequence[Section], intro: str = "") -> str:
-    """HTML of a page with ``sections`` (paths relative to the page)."""
+    """HTML of a page with ``sections`` (paths relative to the page, linked with :func:`url`)."""
     esc = html.escape
     parts = [
         "<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
@@ -59,12 +75,12 @@ def render_page(title: str, sections: Sequence[Section], intro: str = "") -> str
             parts.append(table_html(sec.table))
         for src, caption in sec.audio:
             parts.append(
-                f"<figure><audio controls preload='none' src='{esc(src)}'></audio>"
+                f"<figure><audio controls preload='none' src='{url(src)}'></audio>"
                 f"<figcaption>{esc(caption)}</figcaption></figure>"
             )
         for src, caption in sec.images:
             parts.append(
-                f"<figure><img src='{esc(src)}' alt='{esc(caption)}'>"
+                f"<figure><img src='{url(src)}' alt='{esc(caption)}'>"
                 f"<figcaption>{esc(caption)}</figcaption></figure>"
             )
         if sec.extra_html:

@@ -69,7 +69,7 @@ from move.evaluate.metrics import (
     magnitude_spectral_convergence,
     spectral_convergence,
 )
-from move.evaluate.page import Section, table_html, write_page
+from move.evaluate.page import Section, link, table_html, write_page
 from move.evaluate.plots import plot_spectrograms
 from move.evaluate.transfer_eval import (
     descriptor_distances,
@@ -814,7 +814,7 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
         images=[(lf["scatter"], "3-D latent means coloured by instrument, pitch class, octave, dynamics"),
                 *[(p, f"{i}: decoded descriptor maps") for i, p in lf["maps"].items()],
                 *[(g, f"{i}: z1-z2 maps as z3 sweeps") for i, g in lf["gifs"].items()]],
-        extra_html=f"<p><a href='{lf['page']}'>Interactive 3-D latent plot</a></p>",
+        extra_html=f"<p>{link(lf['page'], 'Interactive 3-D latent plot')}</p>",
     )
     return write_page(out / "index.html", "move evaluation",
                       [*sections, latent_section],
