@@ -23,7 +23,7 @@ standard deviation of their pooled values, where any distance would be magnified
 spectral flatness spans decades, so its distances are taken on ``log10(flatness)`` (the
 other descriptors are used as computed: Hz, dB, acum or unitless).
 
-Pitch preservation is the raw pitch accuracy of pYIN (:func:`librosa.pyin`) on the
+Pitch preservation is the raw pitch accuracy of pYIN (:func:`move.audio.pyin.pyin`) on the
 output: the share of its voiced frames whose f0 lies within 50 cents of the input note.
 
 Examples
@@ -233,7 +233,7 @@ def pitch_accuracy(
 ) -> dict[str, float]:
     """Raw pitch accuracy of a note's audio against its intended pitch, with pYIN.
 
-    pYIN (:func:`librosa.pyin`, 2048-sample window, hop 512) tracks f0 from ``fmin`` to
+    pYIN (:func:`move.audio.pyin.pyin`, 2048-sample window, hop 512) tracks f0 from ``fmin`` to
     ``fmax`` (default: C2 to C7, widened to reach an octave and a half-tone either side of
     the note, so that octave errors are seen as errors); the accuracy is the share of the
     frames it finds voiced whose f0 is within ``tolerance_cents`` of ``midi``. Frames more
@@ -264,6 +264,8 @@ def pitch_accuracy(
     """
     import librosa
 
+    from move.audio.pyin import pyin
+
     if tolerance_cents <= 0:
         raise ConfigError(f"tolerance must be positive, got {tolerance_cents} cents")
     f_ref = 440.0 * 2.0 ** ((float(midi) - 69.0) / 12.0)
@@ -274,7 +276,7 @@ def pitch_accuracy(
     if y.size < PYIN_FRAME:
         y = np.pad(y, (0, PYIN_FRAME - y.size))
     hop = PYIN_FRAME // 4
-    f0, voiced, _ = librosa.pyin(y, fmin=fmin, fmax=fmax, sr=sr, frame_length=PYIN_FRAME, hop_length=hop)
+    f0, voiced, _ = pyin(y, fmin=fmin, fmax=fmax, sr=sr, frame_length=PYIN_FRAME, hop_length=hop)
     rms = librosa.feature.rms(y=y, frame_length=PYIN_FRAME, hop_length=hop, center=True)[0][: f0.size]
     sounding = rms > 0
     if sounding.any():
