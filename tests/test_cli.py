@@ -117,3 +117,146 @@ def test_synth_command_writes_audio_animation_and_json(capsys, tmp_path):
     code, _, err = run_cli(capsys, "synth", "--instrument", "flute", "--from-z", "1,2",
                            "--to-z", "0,0,0", "--out", str(tmp_path))
     assert code == 2 and "--from-z '1,2': expected three coordinates" in err
+
+
+def test_parsing_imports_nothing_heavy():
+    """`move --help` and argument errors never import torch, numpy or scipy (startup speed)."""
+    code = (
+        "import sys, move.cli\n"
+        "parser = move.cli.build_parser()\n"
+        "parser.parse_args(['transfer', 'x.wav', '--to', 'flute'])\n"
+        "parser.parse_args(['data', 'prepare', 'notes', '--out', 'p', '--frontend', 'nsgt-mel'])\n"
+        "import move\n"
+        "move.__version__, move.MoveError\n"
+        "print(sorted(m for m in ('torch', 'numpy', 'scipy', 'soundfile', 'librosa') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_package_attributes_load_on_first_use(tmp_path):
+    import move
+    from move.audio import frontend, io, names
+
+    assert move.SAMPLE_RATE == io.SAMPLE_RATE == 22050
+    assert move.load_audio is io.load_audio and move.write_audio is io.write_audio
+    assert names.FRONTENDS is frontend.FRONTENDS and names.DEFAULT_FRONTEND == frontend.DEFAULT_FRONTEND
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        move.nothing  # noqa: B018
+    path = move.write_audio(tmp_path / "a.wav", np.full(100, 0.25, dtype=np.float32))
+    audio, sr = move.load_audio(path)
+    assert sr == 22050 and np.allclose(audio, 0.25, atol=1e-4)
+
+
+def test_info_on_the_shipped_model(capsys):
+    import json
+
+    import torch
+
+    from move.transfer import DEFAULT_MODEL
+
+    code, out, err = run_cli(capsys, "info")
+    assert code == 0, err
+    raw = torch.load(DEFAULT_MODEL, weights_only=True)
+    n_params = sum(v.numel() for v in raw["state_dict"].values())
+    lines = out.splitlines()
+    assert "  Flute        C4-C7" in lines and "  Violin       G3-E7" in lines
+    assert "front end: stft, 22050 Hz, hop 256 (86.13 frames/s), 513 bins" in lines
+    assert f"{n_params:,} parameters" in out and "3-d latent space" in out
+    assert "slice: 8 frames (93 ms)" in lines and "texture statistics: yes" in lines
+    assert "training data: not recorded" in lines
+    assert "written by move 0.1.0; running move 0.1.0" in lines
+    assert any(line.startswith("recipe: move data render") for line in lines)
+    code, out, _ = run_cli(capsys, "info", str(DEFAULT_MODEL), "--json")
+    d = json.loads(out)
+    assert [i["name"] for i in d["instruments"]] == raw["instruments"]
+    assert d["instruments"][1] == {"name": "Flute", "pitch_range": [60, 96], "notes": "C4-C7"}
+    assert d["parameters"] == n_params and d["latent_dim"] == 3 and d["weights"] == "float16"
+    assert d["slice"] == {"frames": 8, "seconds": round(8 * 256 / 22050, 4)}
+    assert d["training"]["config"]["flux_weight"] == 10.0 and d["training"]["data"] is None
+
+
+def test_info_on_a_model_trained_by_the_command(capsys, tiny_prepared, tmp_path):
+    import json
+
+    from move.model.checkpoint import load_model_file
+
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_prepared), "--out", str(run), "--max-epochs", "1",
+            "--batch-size", "32", "--accelerator", "cpu", "--no-progress", "--no-texture"]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "info", str(run / "model.pt"), "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    bundle = load_model_file(run / "model.pt")
+    assert d["training"]["commands"] == ["move " + " ".join(argv)]
+    assert d["parameters"] == bundle.model.n_parameters() and d["texture"] is False
+    for inst in d["instruments"]:
+        assert tuple(inst["pitch_range"]) == bundle.pitch_range[inst["name"]]
+    data = d["training"]["data"]
+    assert data["path"] == str(tiny_prepared.resolve())
+    # 6 notes per instrument in tiny_notes, split 80/10/10 at note level
+    assert {k: sum(v.values()) for k, v in data["notes"].items()} == {"Alto-Sax": 6, "Flute": 6, "Violin": 6}
+    assert data["slices"]["train"] > 0 and data["slice"] == {"frames": 16, "hop": 4}
+    code, out, _ = run_cli(capsys, "info", str(run / "model.pt"))
+    assert f"training command: move {' '.join(argv)}" in out
+    assert "texture statistics: no" in out and "training data: " + str(tiny_prepared.resolve()) in out
+
+
+def test_info_refuses_missing_corrupt_and_foreign_files(capsys, tmp_path):
+    import torch
+
+    (tmp_path / "garbage.pt").write_bytes(b"\x00\x01not a model" * 50)
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    torch.save({"format": "move-model", "version": 1, "instruments": ["Flute"],
+                "pitch_range": {"Flute": "C4"}}, tmp_path / "malformed.pt")
+    for name, message in (("missing.pt", "missing.pt: model file not found"),
+                          ("garbage.pt", "garbage.pt: not a move model file or corrupt ("),
+                          ("foreign.pt", "foreign.pt: not a move model file"),
+                          ("malformed.pt", "malformed.pt: malformed model file (")):
+        code, out, err = run_cli(capsys, "info", str(tmp_path / name))
+        lines = err.strip().splitlines()
+        assert code == 2 and out == "" and len(lines) == 1
+        assert lines[0].startswith("move: error: ") and message in lines[0]
+
+
+def test_transfer_warns_once_about_clipped_input(capsys, tmp_path):
+    from move.audio.io import CLIP_SHARE, clipped_share
+
+    t = np.arange(22050) / 22050
+    clipped = np.clip(1.5 * np.sin(2 * np.pi * 440 * t), -1, 1).astype(np.float32)
+    src = write_note(tmp_path, "Fl-ord-A4-mf.wav", clipped)
+    share = clipped_share(sf.read(src, dtype="float32")[0])  # 16-bit: full scale is 32767/32768
+    assert share == pytest.approx(1 - 2 * np.arcsin(2 / 3) / np.pi, abs=2e-3)  # |1.5 sin| >= 1: 53.5 %
+    stereo = np.stack([clipped, 0.5 * clipped], axis=1)
+    assert clipped_share(stereo) == pytest.approx(share / 2, abs=1e-3)  # the clean channel counts too
+    assert clipped_share(np.array([0, 1, 0, -1, -1, 0, 1, 1, 1, 0.2])) == 0.3  # runs of 3 or more only
+    code, _, err = run_cli(capsys, "transfer", str(src), "--to", "violin", "--out", str(tmp_path / "o.wav"))
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if "full scale" in line]
+    assert warnings == [f"move: warning: {src}: {100 * share:.1f}% of samples are at full scale "
+                        "(clipped); a transfer will carry the distortion"]
+    # a note peaking at full scale without flat tops (normalised to 0 dBFS) passes quietly
+    loud = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    assert clipped_share(loud) == 0.0 < CLIP_SHARE
+    src = write_note(tmp_path, "Fl-ord-A4-ff.wav", loud)
+    code, _, err = run_cli(capsys, "transfer", str(src), "--to", "violin", "--out", str(tmp_path / "p.wav"))
+    assert code == 0 and "full scale" not in err
+
+
+def test_corrupt_midi_file_is_named(capsys, tmp_path):
+    solo = write_note(tmp_path, "solo.wav", harmonic_note(69, TIMBRES["Fl"], duration=2.0))
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(bytes(range(256)) * 4)
+    code, _, err = run_cli(capsys, "transfer", str(solo), "--from", "flute", "--to", "violin",
+                           "--pitch", str(broken), "--out", str(tmp_path / "o.wav"))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"move: error: {broken}: corrupt MIDI file (MThd not found")
+    assert not (tmp_path / "o.wav").exists()
+    # a note (SOL name, short) takes one pitch: a MIDI file is refused with what to do instead
+    note = write_note(tmp_path, "Fl-ord-A4-mf.wav", harmonic_note(69, TIMBRES["Fl"]))
+    code, _, err = run_cli(capsys, "transfer", str(note), "--to", "violin", "--pitch", str(broken))
+    assert code == 2 and "is a MIDI file, which gives the pitches of a solo" in err and "--mode solo" in err

@@ -333,8 +333,15 @@ def test_midi_shorter_or_longer_than_audio_warns(tmp_path):
 def test_bad_midi_files(tmp_path):
     fake = tmp_path / "notes.mid"
     fake.write_text("this is not a MIDI file\n")
-    with pytest.raises(LabelError, match="notes.mid: not a readable MIDI file"):
+    with pytest.raises(LabelError, match=r"notes.mid: corrupt MIDI file \(MThd not found"):
         P.midi_file_pitches(fake, 100, FR)
+    (tmp_path / "zero.mid").write_bytes(b"")
+    with pytest.raises(LabelError, match=r"zero.mid: corrupt MIDI file \(empty file\)"):
+        P.midi_file_pitches(tmp_path / "zero.mid", 100, FR)
+    cut = tmp_path / "cut.mid"  # a valid header, then a track that stops in its first event
+    cut.write_bytes(b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0MTrk\x00\x00\x00\x08\x00\x90")
+    with pytest.raises(LabelError, match=r"cut.mid: corrupt MIDI file \("):
+        P.midi_file_pitches(cut, 100, FR)
     with pytest.raises(LabelError, match="not found"):
         P.midi_file_pitches(tmp_path / "missing.mid", 100, FR)
     empty = tmp_path / "empty.mid"

@@ -144,7 +144,13 @@ def test_resume_checks_config_and_continues(tiny_prepared, tmp_path):
         train(tiny_prepared, run, TrainConfig(max_epochs=2, batch_size=32, lr=0.01), rc, resume=True)
     train(tiny_prepared, run, TrainConfig(max_epochs=2, batch_size=32), rc, resume=True)
     assert json.loads((run / "config.json").read_text())["epochs_done"] == 2
-    assert load_model_file(run / "model.pt").info["epoch"] >= 1
+    info = load_model_file(run / "model.pt").info
+    assert info["epoch"] >= 1
+    # the model file records the Python calls that made it: the first run, then the resume
+    first, resumed = info["commands"]
+    assert first == f"move.train.train({str(tiny_prepared)!r}, {str(run)!r}, {TrainConfig(max_epochs=1, batch_size=32)!r})"
+    assert resumed == first.replace("max_epochs=1,", "max_epochs=2,")[:-1] + ", resume=True)"
+    assert info["data"]["fingerprint"] == PreparedDataset(tiny_prepared).meta["fingerprint"]
 
 
 def test_single_instrument_set_is_refused(tmp_path):

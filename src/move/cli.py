@@ -2,18 +2,27 @@
 
 Every subcommand calls one library function. Problems with the user's input surface as
 :class:`move.errors.MoveError` and are printed as one line, ``move: error: ...``, with
-exit status 2.
+exit status 2; :class:`move.errors.MoveWarning` as ``move: warning: ...``.
+
+Parsing imports nothing heavy (no torch, numpy or scipy): ``move --help`` and argument
+errors answer at once; each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from move.errors import MoveError
+from move.audio.names import DEFAULT_FRONTEND, FRONTENDS
+from move.errors import MoveError, MoveWarning
+
+Command = Callable[[argparse.Namespace], int]
 
 #: ``move.transfer.OUT_OF_RANGE``, spelled here so that parsing never imports torch.
 OUT_OF_RANGE_CHOICES = ("transpose", "extrapolate")
@@ -39,6 +48,39 @@ def _set_threads(n: int | None) -> None:
     torch.set_num_threads(n)
 
 
+def _torch_command(func: Command) -> Command:
+    """A command that computes with torch: set its threads (``--threads``, MOVE_THREADS) first."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        _set_threads(args.threads)
+        return func(args)
+
+    return run
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(category: type[Warning], *, quiet_others: bool = False) -> Iterator[None]:
+    """Print warnings of ``category`` as they happen, one ``move: warning: ...`` line each.
+
+    Other warnings keep Python's handling, or are dropped with ``quiet_others``.
+    """
+    with warnings.catch_warnings():
+        if quiet_others:
+            warnings.simplefilter("ignore")
+        warnings.simplefilter("always", category)
+        original = warnings.showwarning
+
+        def show(message, cat, filename, lineno, file=None, line=None):
+            if issubclass(cat, category):
+                _warn(str(message))
+            else:
+                original(message, cat, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 # --------------------------------------------------------------------------- data
 def cmd_data_render(args: argparse.Namespace) -> int:
     from move.data.render import render_database
@@ -56,6 +98,7 @@ def cmd_data_render(args: argparse.Namespace) -> int:
     return 0
 
 
+@_torch_command
 def cmd_data_prepare(args: argparse.Namespace) -> int:
     from move.data.prepare import PrepareConfig, prepare_dataset
 
@@ -87,6 +130,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+@_torch_command
 def cmd_data_roundtrip(args: argparse.Namespace) -> int:
     from move.audio.frontend import roundtrip
 
@@ -100,7 +144,10 @@ def cmd_data_roundtrip(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- train
+@_torch_command
 def cmd_train(args: argparse.Namespace) -> int:
+    import shlex
+
     from move.train import RunConfig, TrainConfig, train
 
     given = {
@@ -119,12 +166,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision, max_minutes=args.max_minutes, progress=not args.no_progress,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every,
     )
-    model_path = train(args.data, args.out, cfg, run, resume=args.resume)
+    model_path = train(args.data, args.out, cfg, run, resume=args.resume,
+                       command=shlex.join(["move", *args.argv]) if hasattr(args, "argv") else None)
     print(f"model written: {model_path}")
     return 0
 
 
 # --------------------------------------------------------------------------- evaluate
+@_torch_command
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from move.evaluate.report import evaluate
 
@@ -136,6 +185,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- benchmark
+@_torch_command
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from move.benchmark import run_benchmark
 
@@ -162,9 +212,8 @@ def _input_files(path: Path) -> list[Path]:
     return [path]
 
 
+@_torch_command
 def cmd_transfer(args: argparse.Namespace) -> int:
-    import warnings
-
     from move.transfer import load_model, transfer_files
 
     model = load_model(args.model)
@@ -175,17 +224,13 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             out_sr = int(args.sr)
         except ValueError:
             raise MoveError(f"--sr {args.sr!r}: give a rate in Hz or 'input'") from None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _warnings_as_lines(UserWarning, quiet_others=True):
         transfer_files(
             _input_files(Path(args.input)), targets, model,
             Path(args.out) if args.out else None, source=args.source, pitch=args.pitch,
             reconstruct=args.reconstruct, out_sr=out_sr, mode=args.mode, warn=_warn,
             out_of_range=args.out_of_range, envelope=args.envelope, texture=not args.no_texture,
         )
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            _warn(str(w.message))
     return 0
 
 
@@ -202,6 +247,7 @@ def _vector(text: str | None, flag: str) -> list[float] | None:
     return values
 
 
+@_torch_command
 def cmd_synth(args: argparse.Namespace) -> int:
     from move.synth import synthesize
     from move.transfer import load_model
@@ -222,7 +268,24 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- info
+def cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from move.model.checkpoint import describe_model, format_model_description
+
+    path = args.model
+    if path is None:
+        from move.transfer import DEFAULT_MODEL
+
+        path = DEFAULT_MODEL
+    description = describe_model(path)
+    print(json.dumps(description, indent=2) if args.json else format_model_description(description))
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
+@_torch_command
 def cmd_demo(args: argparse.Namespace) -> int:
     from move.demo import run_demo
 
@@ -234,7 +297,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from move import __version__
-    from move.audio.frontend import DEFAULT_FRONTEND, FRONTENDS
 
     parser = argparse.ArgumentParser(
         prog="move",
@@ -390,6 +452,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, batch jobs)")
     p.set_defaults(func=cmd_benchmark)
 
+    p = sub.add_parser("info", help="what a model file holds: instruments and their ranges, front end, "
+                                    "size, training data and command, versions")
+    p.add_argument("model", nargs="?", help="model file (default: the shipped default model)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
     p = sub.add_parser("demo", help="run the demo on the shipped default model and examples")
     p.add_argument("--out", default="out/demo", help="output folder")
     p.set_defaults(func=cmd_demo)
@@ -400,10 +468,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``move`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        _set_threads(args.threads)
-        func: Callable[[argparse.Namespace], int] = args.func
-        return func(args)
+        func: Command = args.func
+        with _warnings_as_lines(MoveWarning):
+            return func(args)
     except MoveError as exc:
         print(f"move: error: {exc}", file=sys.stderr)
         return 2

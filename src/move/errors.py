@@ -4,6 +4,10 @@ Every problem a user can cause (a bad file, an unknown instrument, a checkpoint 
 another version) is raised as a :class:`MoveError` whose message is one line that names
 the file or value and the problem. The command-line tool prints it as
 ``move: error: <message>`` and exits with status 2, never with a traceback.
+
+Input that can be used but will hurt the result (a clipped recording) is reported with
+:func:`warnings.warn` and a :class:`MoveWarning`, which the command line prints as
+``move: warning: <message>``.
 """
 
 from __future__ import annotations
@@ -35,3 +39,11 @@ class CheckpointError(MoveError):
 
 class DependencyError(MoveError):
     """A system dependency (FluidSynth, a soundfont) is missing."""
+
+
+class MoveWarning(UserWarning):
+    """Usable input that will hurt the result, reported in one line."""
+
+
+class ClippedAudioWarning(MoveWarning):
+    """An audio file holds a noticeable share of full-scale (clipped) samples."""

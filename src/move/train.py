@@ -281,6 +281,8 @@ class MoVETask(_lightning().LightningModule):
         self.warmup_steps = max(1, int(train_cfg.kl_warmup_epochs * steps_per_epoch))
         self._data_device: torch.device | None = None
         self.image_every = 5
+        #: Where the model comes from, kept in model.pt's info: ``commands`` and ``data``.
+        self.provenance: dict[str, Any] = {}
         self.adversarial = train_cfg.translation == "adversarial"
         self.discriminators: InstrumentDiscriminators | None = None
         if self.adversarial:
@@ -469,7 +471,7 @@ class MoVETask(_lightning().LightningModule):
             octave_min=self.data.octave_min,
             pitch_range=self.data.pitch_range,
             info={"train": to_dict(self.train_cfg), "epoch": int(self.current_epoch),
-                  "global_step": int(self.global_step)},
+                  "global_step": int(self.global_step), **self.provenance},
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -565,6 +567,22 @@ def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return diffs
 
 
+def _data_summary(ds: PreparedDataset, data_dir: str | os.PathLike, data: SliceData) -> dict[str, Any]:
+    """What a model was trained on, for its file: the dataset, its notes per split, the slices."""
+    notes: dict[str, dict[str, int]] = {name: {} for name in data.instruments}
+    for note in ds.notes:
+        if note["instrument"] in notes:
+            counts = notes[note["instrument"]]
+            counts[note["split"]] = counts.get(note["split"], 0) + 1
+    return {
+        "path": str(Path(data_dir).resolve()),
+        "fingerprint": ds.meta.get("fingerprint"),
+        "slice": {"frames": ds.config.slice_frames, "hop": ds.config.slice_hop},
+        "notes": notes,
+        "slices": {"train": len(data.train["x"]), "valid": len(data.valid["x"]) if data.valid else 0},
+    }
+
+
 def train(
     data_dir: str | os.PathLike,
     run_dir: str | os.PathLike,
@@ -574,6 +592,7 @@ def train(
     resume: bool = False,
     model_overrides: dict[str, Any] | None = None,
     extra_callbacks: Sequence[Any] = (),
+    command: str | None = None,
 ) -> Path:
     """Train a MoVE model on a prepared dataset; returns the path of ``model.pt``.
 
@@ -593,6 +612,11 @@ def train(
         Overrides of the preset's :class:`ModelConfig` fields.
     extra_callbacks : sequence of lightning.Callback
         More callbacks (benchmarks use one to measure throughput).
+    command : str, optional
+        The command line that ran this (``move train`` passes its own); by default the
+        Python call with its :class:`TrainConfig`. Kept with the training data's summary
+        in ``config.json`` and ``model.pt`` (``move info`` prints them); a resumed run
+        adds its command to the first one's.
 
     Examples
     --------
@@ -601,6 +625,9 @@ def train(
     L = _lightning()
     cfg = config or TrainConfig()
     run = run or RunConfig()
+    if command is None:
+        command = f"move.train.train({str(data_dir)!r}, {str(run_dir)!r}, {cfg!r}" + (
+            ", resume=True)" if resume else ")")
     run_dir = Path(run_dir)
     ds = PreparedDataset(data_dir)
     instruments = _resolve_instruments(ds, cfg.instruments)
@@ -642,8 +669,9 @@ def train(
             )
     elif config_path.is_file():
         raise ConfigError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
+    commands = [*(read_json(config_path).get("commands", []) if resume else []), command]
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(config_path, {**saved, "run": to_dict(run)})
+    write_json(config_path, {**saved, "run": to_dict(run), "commands": commands})
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.set_float32_matmul_precision("high")
@@ -653,6 +681,7 @@ def train(
     steps_per_epoch = max(1, len(data.train["x"]) // cfg.batch_size)
     task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch)
     task.image_every = run.image_every
+    task.provenance = {"commands": commands, "data": _data_summary(ds, data_dir, data)}
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 

@@ -39,6 +39,7 @@ import torch
 
 from move.audio import stft as _stft
 from move.audio.inversion import fast_griffin_lim
+from move.audio.names import DEFAULT_FRONTEND, FRONTENDS
 from move.audio.nsgt import NsgtMel
 from move.config import from_dict, to_dict
 from move.errors import ConfigError
@@ -56,10 +57,6 @@ __all__ = [
     "warm_up",
 ]
 
-FRONTENDS: tuple[str, ...] = ("stft", "nsgt-mel")
-#: Chosen by the round-trip benchmark (docs/frontends.md): PGHI on the STFT inverts
-#: magnitudes about ten times more accurately than Griffin-Lim on the mel NSGT.
-DEFAULT_FRONTEND = "stft"
 #: Floor of the per-bin standard deviation (natural-log units, about 0.9 dB), so bins that
 #: never change in the training data do not blow up when they do at inference.
 STD_FLOOR = 0.1

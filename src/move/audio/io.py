@@ -3,25 +3,75 @@
 All of ``move`` works on mono float32 audio at :data:`SAMPLE_RATE` (22 050 Hz). Files in
 any format libsndfile reads (wav, flac, aiff, ogg, mp3...) at any rate are mixed to mono
 and resampled on load; outputs are written atomically so an interrupted run never
-leaves a half-written file behind.
+leaves a half-written file behind. A file whose samples sit at full scale for a
+noticeable share of its length (clipped) loads with a one-line
+:class:`~move.errors.ClippedAudioWarning`: a transfer carries the distortion.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from move.config import atomic_write_bytes
-from move.errors import AudioError, SilentAudioError
+from move.errors import AudioError, ClippedAudioWarning, SilentAudioError
 
 SAMPLE_RATE = 22050
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3")
 #: Peak level (linear) under which a file is considered silent (-80 dBFS).
 SILENCE_PEAK = 1e-4
+#: Magnitude (linear) from which a sample counts as full scale: within 0.01 dB of 1.0,
+#: which also catches 16-bit files clipped at +32767/32768.
+CLIP_LEVEL = 0.999
+#: Consecutive full-scale samples that make a clipped (flat-topped) stretch. A loud but
+#: unclipped peak passes through full scale in one or two samples (a sine normalised to
+#: 0 dBFS stays within :data:`CLIP_LEVEL` of its crest for 3 samples only below ~150 Hz).
+CLIP_RUN = 3
+#: Share of the samples in clipped stretches above which :func:`load_audio` warns (0.1 %:
+#: about 22 samples a second at 22 050 Hz, a few flat-topped peaks every second, the
+#: level at which clipping becomes audible on sustained notes).
+CLIP_SHARE = 1e-3
+
+
+def clipped_share(audio: np.ndarray, level: float = CLIP_LEVEL, run: int = CLIP_RUN) -> float:
+    """Share of the samples of ``audio`` that lie in clipped stretches.
+
+    A clipped stretch is at least ``run`` consecutive samples with ``|x| >= level`` in the
+    same channel.
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (samples,) or (samples, channels)
+        Samples in [-1, 1].
+
+    Returns
+    -------
+    float
+        Between 0 and 1.
+
+    Examples
+    --------
+    >>> clipped_share(np.array([0.0, 1.0, 1.0, 1.0, 0.5, -1.0, 0.0, 0.0]))
+    0.375
+    """
+    audio = np.asarray(audio)
+    if audio.size == 0:
+        return 0.0
+    full = np.abs(audio.reshape(audio.shape[0], -1)) >= level
+    total = int(full.sum())
+    if total == 0:
+        return 0.0
+    clipped = 0
+    for column in full.T:
+        edges = np.diff(np.concatenate([[0], column.astype(np.int8), [0]]))
+        lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+        clipped += int(lengths[lengths >= run].sum())
+    return clipped / audio.size
 
 
 def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -55,6 +105,12 @@ def load_audio(
     allow_silence : bool
         If False, a file whose peak is below -80 dBFS raises :class:`SilentAudioError`.
 
+    Warns
+    -----
+    ClippedAudioWarning
+        More than :data:`CLIP_SHARE` of the file's samples lie in clipped stretches
+        (:func:`clipped_share`), measured before mixing and resampling.
+
     Returns
     -------
     audio : np.ndarray, shape (samples,)
@@ -78,6 +134,10 @@ def load_audio(
         raise AudioError(f"{path}: cannot read audio ({reason})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: file holds no samples")
+    share = clipped_share(data)
+    if share > CLIP_SHARE:
+        warnings.warn(f"{path}: {100 * share:.1f}% of samples are at full scale (clipped); "
+                      "a transfer will carry the distortion", ClippedAudioWarning, stacklevel=2)
     audio = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if not np.all(np.isfinite(audio)):
         raise AudioError(f"{path}: audio holds NaN or infinite samples")

@@ -499,12 +499,16 @@ def _read_midi_notes(path: Path) -> tuple[list[tuple[float, float, int]], float]
 
     if not path.is_file():
         raise LabelError(f"{path}: MIDI file not found")
+    if path.stat().st_size == 0:
+        raise LabelError(f"{path}: corrupt MIDI file (empty file)")
     try:
         mid = mido.MidiFile(str(path))
         messages = list(mid)  # merged tracks, times in seconds (tempo map applied)
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError, TypeError...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LabelError(f"{path}: not a readable MIDI file ({reason})") from None
+        if isinstance(exc, EOFError):
+            reason = f"ends early{': ' + reason if str(exc) else ''}"
+        raise LabelError(f"{path}: corrupt MIDI file ({reason})") from None
     now = 0.0
     sounding: dict[tuple[int, int], list[float]] = {}
     notes: list[tuple[float, float, int]] = []
@@ -562,8 +566,8 @@ def midi_file_pitches(
     Raises
     ------
     LabelError
-        If the file is missing, not a readable MIDI file, or has no notes in the audio's
-        time span.
+        If the file is missing, corrupt (``<file>: corrupt MIDI file (<parser's reason>)``),
+        or has no notes in the audio's time span.
 
     Examples
     --------

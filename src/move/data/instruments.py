@@ -164,6 +164,11 @@ def parse_pitch(value: int | str, what: str = "--pitch") -> int:
         midi = int(value)
     elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
         midi = int(value.strip())
+    elif isinstance(value, str) and value.strip().lower().endswith((".mid", ".midi")):
+        raise LabelError(
+            f"{what}: {value!r} is a MIDI file, which gives the pitches of a solo; this input is "
+            "transferred as a single note: give its pitch (C4) or pass --mode solo"
+        )
     elif isinstance(value, str):
         try:
             midi = parse_note(value)

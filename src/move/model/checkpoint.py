@@ -134,11 +134,17 @@ def _texture_from(value: Any, n_instruments: int, source: str) -> dict[str, Any]
     return {"std": std, "rho": rho, "span": span}
 
 
-def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> ModelBundle:
-    """Load a model file safely (``weights_only=True``: no code from the file runs).
+def read_model_dict(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The plain dict of a model file, read safely (``weights_only=True``: no code from the file runs).
 
     Accepts our exported ``model.pt`` and Lightning checkpoints written by ``move train``
-    (which embed the same dict under ``"move_model"``).
+    (which embed the same dict under ``"move_model"``). The format version is not checked
+    here (:func:`bundle_from_dict` does).
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing, unreadable, or not a move model file.
     """
     path = Path(path)
     if not path.is_file():
@@ -150,4 +156,148 @@ def load_model_file(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{path}: not a move model file or corrupt ({reason})") from None
     if isinstance(data, dict) and "move_model" in data:
         data = data["move_model"]
-    return bundle_from_dict(data, str(path))
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a move model file")
+    return data
+
+
+def load_model_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> ModelBundle:
+    """Load a model file safely (``weights_only=True``: no code from the file runs).
+
+    Accepts our exported ``model.pt`` and Lightning checkpoints written by ``move train``
+    (which embed the same dict under ``"move_model"``).
+    """
+    return bundle_from_dict(read_model_dict(path, map_location), str(path))
+
+
+# ----------------------------------------------------------------- move info
+def describe_model(path: str | os.PathLike) -> dict[str, Any]:
+    """What a model file holds, as a JSON-compatible dict (``move info``).
+
+    Reads the file without building the model, so it also describes files of other format
+    versions. Keys: ``path``, ``bytes``, ``format_version``, ``readable`` (this move can
+    load it), ``move_version`` (that wrote it, ``None`` if not recorded),
+    ``running_version``, ``instruments`` (name, trained ``pitch_range`` as MIDI numbers
+    and note names), ``octaves``, ``frontend`` (name, sample rate, hop, bins, frames per
+    second), ``latent_dim``, ``conditioning``, ``preset``, ``parameters``, ``weights``
+    (float16/float32), ``slice`` (frames, seconds), ``texture`` (bool), ``training``
+    (``commands``: the command that started the run and those that resumed it,
+    ``recipe``: how the file was made, where added by hand, ``config``: the
+    :class:`move.train.TrainConfig`, ``data``: summary of the prepared dataset, ``epoch``,
+    ``steps``, ``texture_notes``, ``hardware``; ``None`` where the file does not record
+    them).
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing, corrupt, or not a move model file.
+    """
+    path = Path(path)
+    data = read_model_dict(path)
+    try:
+        return _describe(data, path)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: malformed model file ({reason})") from None
+
+
+def _describe(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    from move import __version__
+    from move.data.instruments import note_name
+
+    mcfg = dict(data.get("model_config") or {})
+    fcfg = dict((data.get("frontend") or {}).get("config") or {})
+    info = dict(data.get("info") or {})
+    state = data.get("state_dict") or {}
+    tensors = [v for v in state.values() if isinstance(v, torch.Tensor)]
+    ranges = {k: (int(a), int(b)) for k, (a, b) in (data.get("pitch_range") or {}).items()}
+    octave_min = data.get("octave_min")
+    n_octaves = mcfg.get("n_octaves")
+    sr, hop, n_frames = fcfg.get("sample_rate"), fcfg.get("hop_length"), mcfg.get("n_frames")
+    train_cfg = info.get("train")
+
+    def instrument(name: str) -> dict[str, Any]:
+        if name not in ranges:
+            return {"name": name, "pitch_range": None, "notes": None}
+        lo, hi = ranges[name]
+        return {"name": name, "pitch_range": [lo, hi], "notes": f"{note_name(lo)}-{note_name(hi)}"}
+
+    return {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "format_version": data.get("version"),
+        "readable": data.get("version") == VERSION,
+        "move_version": data.get("move_version"),
+        "running_version": __version__,
+        "instruments": [instrument(name) for name in data.get("instruments", [])],
+        "octaves": (list(range(int(octave_min), int(octave_min) + int(n_octaves)))
+                    if octave_min is not None and n_octaves is not None else None),
+        "frontend": {
+            "name": fcfg.get("name"), "sample_rate": sr, "hop_length": hop, "bins": mcfg.get("n_bins"),
+            "frames_per_second": round(sr / hop, 2) if sr and hop else None,
+        },
+        "latent_dim": mcfg.get("latent_dim"),
+        "conditioning": mcfg.get("conditioning"),
+        "preset": train_cfg.get("preset") if isinstance(train_cfg, dict) else None,
+        "parameters": int(sum(t.numel() for t in tensors)),
+        "weights": str(tensors[0].dtype).replace("torch.", "") if tensors else None,
+        "slice": {"frames": n_frames,
+                  "seconds": round(n_frames * hop / sr, 4) if n_frames and sr and hop else None},
+        "texture": data.get("texture") is not None,
+        "training": {
+            "commands": info.get("commands"),
+            "recipe": info.get("recipe"),
+            "config": train_cfg,
+            "data": info.get("data"),
+            "epoch": info.get("epoch"),
+            "steps": info.get("global_step"),
+            "texture_notes": (info.get("texture") or {}).get("notes"),
+            "hardware": info.get("hardware"),
+        },
+    }
+
+
+def format_model_description(d: dict[str, Any]) -> str:
+    """Plain text of :func:`describe_model`, for ``move info``."""
+    nr = "not recorded"
+    width = max((len(i["name"]) for i in d["instruments"]), default=0)
+    fe, sl, tr = d["frontend"], d["slice"], d["training"]
+    lines = [
+        f"{d['path']} ({d['bytes'] / 1e6:.1f} MB, format version {d['format_version']}"
+        + ("" if d["readable"] else f", which this move cannot load: it reads version {VERSION}") + ")",
+        f"written by move {d['move_version'] or nr}; running move {d['running_version']}",
+        f"instruments ({len(d['instruments'])}), trained pitch ranges:",
+        *(f"  {i['name']:<{width}}  {i['notes'] or nr}" for i in d["instruments"]),
+    ]
+    if d["octaves"]:
+        lines.append(f"octaves: {d['octaves'][0]}-{d['octaves'][-1]} (C4 is in octave 4)")
+    lines += [
+        f"front end: {fe['name']}, {fe['sample_rate']} Hz, hop {fe['hop_length']} "
+        f"({fe['frames_per_second']} frames/s), {fe['bins']} bins",
+        f"model: {d['latent_dim']}-d latent space, {d['conditioning']} conditioning, "
+        f"preset {d['preset'] or nr}, {d['parameters']:,} parameters ({d['weights']})",
+        f"slice: {sl['frames']} frames" + (f" ({1000 * sl['seconds']:.0f} ms)" if sl["seconds"] else ""),
+        "texture statistics: " + ("yes" if d["texture"] else "no (transfers add no texture)"),
+    ]
+    data = tr["data"]
+    if data:
+        notes = ", ".join(f"{k} {sum(v.values())}" for k, v in data.get("notes", {}).items())
+        slices = data.get("slices", {})
+        lines.append(f"training data: {data.get('path')} (fingerprint {data.get('fingerprint')}), "
+                     f"notes: {notes}; {slices.get('train')} training and {slices.get('valid')} "
+                     "validation slices")
+    else:
+        lines.append(f"training data: {nr}")
+    done = [f"epoch {tr['epoch']}" if tr["epoch"] is not None else None,
+            f"{tr['steps']} steps" if tr["steps"] is not None else None, tr["hardware"]]
+    lines.append("training: " + (", ".join(x for x in done if x) or nr))
+    commands = tr["commands"] or []
+    if commands or not tr["recipe"]:
+        lines.append(f"training command: {commands[0] if commands else nr}")
+    lines += [f"  resumed with: {c}" for c in commands[1:]]
+    if tr["recipe"]:
+        lines.append(f"recipe: {tr['recipe']}")
+    cfg = tr["config"]
+    lines.append("training config: " + (", ".join(
+        f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in cfg.items()) if cfg else nr))
+    return "\n".join(lines)
