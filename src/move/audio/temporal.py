@@ -16,6 +16,18 @@ breath, vibrato, tremolo) is flattened. Two numbers measure it, on any audio:
     floored :data:`FLOOR_DB` under the loudest frame's loudest band, so that the noise
     floor of quiet bands does not count as texture.
 
+And one for the joins between the notes of a melody (:func:`join_bursts`):
+
+``join_burst_db``
+    At each note start, the level above :data:`BURST_CUTOFF_HZ` (dB, frames of n_fft 1024,
+    hop 256 samples) at its loudest within :data:`BURST_NEAR_S` of the start, minus the
+    louder of the median levels of the two neighbourhoods :data:`BURST_CONTEXT_S` before
+    and after it: how far a join sticks out above both notes in the high band, where a
+    click shows as a broadband vertical line. Levels are floored :data:`BURST_FLOOR_DB`
+    under the file's loudest frame, so inaudible fluctuations do not count. An output is
+    compared with its input: a join's *excess* is its burst minus the input's (a negative
+    one counts as 0: the output need not keep a dip).
+
 Examples
 --------
 >>> import numpy as np
@@ -32,11 +44,15 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
     "attack_time_ms", "frame_change_db", "temporal_detail", "frame_levels_db",
+    "band_levels_db", "join_burst_db", "join_bursts", "hf_share_bursts", "JoinBursts",
     "ONSET_DB", "SOUNDING_DB", "FLOOR_DB", "N_MELS",
+    "BURST_CUTOFF_HZ", "BURST_NEAR_S", "BURST_CONTEXT_S", "BURST_FLOOR_DB", "BURST_MARGIN_DB",
 ]
 
 #: The note starts at the first frame within this many dB of its loudest frame.
@@ -50,6 +66,20 @@ N_MELS = 64
 #: Frame length and hop (samples) of the level curve of :func:`attack_time_ms`.
 LEVEL_WINDOW = 256
 LEVEL_HOP = 64
+#: Lower edge (Hz) of the band in which :func:`join_burst_db` looks for clicks.
+BURST_CUTOFF_HZ = 7000.0
+#: A join's burst is the band's loudest frame within this many seconds of the note start
+#: (4 frames: a soundfont's or player's onset may lag the note by 2-3 frames) ...
+BURST_NEAR_S = 0.05
+#: ... against the median levels from 80 to 200 ms before and after it (the two notes).
+BURST_CONTEXT_S = (0.08, 0.2)
+#: Band levels are floored this many dB under the file's loudest frame.
+BURST_FLOOR_DB = 80.0
+#: :class:`JoinBursts` counts the joins whose burst exceeds the input's by more than this.
+BURST_MARGIN_DB = 6.0
+#: STFT of the band levels (Hann window), as in :func:`frame_change_db`.
+BURST_N_FFT = 1024
+BURST_HOP = 256
 
 
 def _mono(audio: np.ndarray) -> np.ndarray:
@@ -141,3 +171,142 @@ def frame_change_db(audio: np.ndarray, sr: int, n_mels: int = N_MELS) -> float:
 def temporal_detail(audio: np.ndarray, sr: int) -> dict[str, float]:
     """Both measures of the module: ``{"attack_ms": ..., "frame_change_db": ...}``."""
     return {"attack_ms": attack_time_ms(audio, sr), "frame_change_db": frame_change_db(audio, sr)}
+
+
+def band_levels_db(audio: np.ndarray, sr: int, cutoff_hz: float = BURST_CUTOFF_HZ,
+                   n_fft: int = BURST_N_FFT, hop: int = BURST_HOP) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame power above ``cutoff_hz`` and in all, in dB (Hann-windowed STFT).
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (samples,)
+    sr : int
+        Sample rate in Hz.
+    cutoff_hz : float
+        Lower edge of the high band.
+    n_fft, hop : int
+        Frame length and hop in samples; frame ``i`` is centred on sample ``i * hop``.
+
+    Returns
+    -------
+    high, total : np.ndarray, shape (frames,)
+        ``10 log10`` of the summed squared STFT magnitudes (not calibrated: compare
+        levels within a file), floored at -300 dB.
+    """
+    x = _mono(audio)
+    x = np.pad(x, n_fft // 2)
+    if x.size < n_fft:
+        x = np.pad(x, (0, n_fft - x.size))
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    high = np.fft.rfftfreq(n_fft, 1.0 / sr) >= cutoff_hz
+    return 10.0 * np.log10(power[:, high].sum(axis=1) + 1e-30), 10.0 * np.log10(power.sum(axis=1) + 1e-30)
+
+
+def join_burst_db(audio: np.ndarray, sr: int, starts: np.ndarray | list[float], *,
+                  cutoff_hz: float = BURST_CUTOFF_HZ, near_s: float = BURST_NEAR_S,
+                  context_s: tuple[float, float] = BURST_CONTEXT_S,
+                  floor_db: float = BURST_FLOOR_DB) -> np.ndarray:
+    """How far each note start sticks out in the high band, in dB (see the module text).
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (samples,)
+        A melody (input or transfer).
+    sr : int
+        Sample rate in Hz.
+    starts : sequence of float
+        Note starts in seconds (a score, a MIDI file, or pitch changes of a tracked melody).
+    cutoff_hz, near_s, context_s, floor_db
+        See :data:`BURST_CUTOFF_HZ`, :data:`BURST_NEAR_S`, :data:`BURST_CONTEXT_S`,
+        :data:`BURST_FLOOR_DB`.
+
+    Returns
+    -------
+    np.ndarray, shape (len(starts),)
+        dB; about 0 or below for a smooth join, positive for a click. NaN for a start with
+        no frames on either side.
+    """
+    high, total = band_levels_db(audio, sr, cutoff_hz)
+    high = np.maximum(high, total.max() - floor_db)
+    rate = sr / BURST_HOP
+    near, c0, c1 = (int(round(s * rate)) for s in (near_s, *context_s))
+    out = []
+    for t in np.asarray(starts, dtype=np.float64):
+        i = int(round(t * rate))
+        before = high[max(0, i - c1) : max(0, i - c0 + 1)]
+        after = high[i + c0 : i + c1 + 1]
+        sides = [np.median(side) for side in (before, after) if side.size]
+        window = high[max(0, i - near) : i + near + 1]
+        out.append(window.max() - max(sides) if sides and window.size else np.nan)
+    return np.array(out)
+
+
+def hf_share_bursts(audio: np.ndarray, sr: int, cutoff_hz: float = BURST_CUTOFF_HZ,
+                    factor: float = 5.0, range_db: float = 60.0) -> int:
+    """Frames whose share of power above ``cutoff_hz`` exceeds ``factor`` times the file's
+    median share, among the frames within ``range_db`` of the loudest (the measure of the
+    first report of clicks at note changes; it also counts inaudible fluctuations of a high
+    band that is far down, so :func:`join_bursts` is the one to judge joins by)."""
+    high, total = band_levels_db(audio, sr, cutoff_hz)
+    loud = total >= total.max() - range_db
+    share = high[loud] - total[loud]
+    return int(np.sum(share > np.median(share) + 10.0 * np.log10(factor)))
+
+
+@dataclass(frozen=True)
+class JoinBursts:
+    """Bursts at the joins of a melody's notes, output against input (:func:`join_bursts`)."""
+
+    starts: np.ndarray  # note starts, s
+    input_db: np.ndarray  # join_burst_db of the input, per start
+    output_db: np.ndarray  # ... of the output
+    margin_db: float
+    input_share_frames: int  # hf_share_bursts of the input
+    output_share_frames: int  # ... of the output
+
+    @property
+    def excess_db(self) -> np.ndarray:
+        """Output's burst minus the input's (a dip in the input counts as 0), per start."""
+        return self.output_db - np.maximum(self.input_db, 0.0)
+
+    @property
+    def over(self) -> int:
+        """Joins whose excess is more than :attr:`margin_db`."""
+        return int(np.sum(self.excess_db > self.margin_db))
+
+    @property
+    def max_excess_db(self) -> float:
+        return float(np.nanmax(self.excess_db)) if len(self.starts) else float("nan")
+
+    def __str__(self) -> str:
+        return (f"{self.over} of {len(self.starts)} joins > {self.margin_db:g} dB over the input's burst "
+                f"(max {self.max_excess_db:+.1f} dB, mean excess {np.nanmean(np.maximum(self.excess_db, 0)):.2f} dB); "
+                f"high-band share frames {self.output_share_frames} (input {self.input_share_frames})")
+
+
+def join_bursts(reference: np.ndarray, output: np.ndarray, sr: int, starts: np.ndarray | list[float],
+                margin_db: float = BURST_MARGIN_DB, **kwargs) -> JoinBursts:
+    """Bursts at the note starts ``starts`` (s) of ``output`` against those of ``reference``
+    (its input, same rate and timing); ``kwargs`` go to :func:`join_burst_db`.
+
+    Examples
+    --------
+    >>> sr = 22050
+    >>> t = np.arange(2 * sr) / sr
+    >>> melody = np.sin(2 * np.pi * 440 * t) * np.minimum(1, np.abs(t - 1) / 0.02)   # a join at 1 s
+    >>> clicked = melody.copy()
+    >>> clicked[sr : sr + 64] += 0.1 * np.random.default_rng(0).standard_normal(64)
+    >>> r = join_bursts(melody, clicked, sr, [1.0])
+    >>> r.over, round(float(r.excess_db[0]))
+    (1, 48)
+    """
+    starts = np.asarray(starts, dtype=np.float64)
+    return JoinBursts(
+        starts=starts,
+        input_db=join_burst_db(reference, sr, starts, **kwargs),
+        output_db=join_burst_db(output, sr, starts, **kwargs),
+        margin_db=float(margin_db),
+        input_share_frames=hf_share_bursts(reference, sr),
+        output_share_frames=hf_share_bursts(output, sr),
+    )
