@@ -74,3 +74,12 @@ def test_pyin_on_noise_finds_no_pitch():
     kw = dict(fmin=38.9, fmax=2100.0, sr=SR, frame_length=2048, hop_length=256, resolution=0.2)
     assert not librosa.pyin(noise, **kw)[1].any()
     assert not pyin(noise, **kw)[1].any()
+
+
+def test_beta_cdf_is_scipys():
+    stats = pytest.importorskip("scipy.stats")
+    from move.audio.pyin import beta_cdf
+
+    x = np.linspace(0, 1, 101)
+    for a, b in ((2, 18), (1, 1), (3, 5)):
+        np.testing.assert_allclose(beta_cdf(x, a, b), stats.beta.cdf(x, a, b), atol=1e-12)

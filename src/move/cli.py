@@ -230,6 +230,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             Path(args.out) if args.out else None, source=args.source, pitch=args.pitch,
             reconstruct=args.reconstruct, out_sr=out_sr, mode=args.mode, warn=_warn,
             out_of_range=args.out_of_range, envelope=args.envelope, texture=not args.no_texture,
+            progress=True,
         )
     return 0
 

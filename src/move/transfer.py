@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,11 @@ from move.errors import AudioError, CheckpointError, ConfigError, LabelError
 from move.model.checkpoint import ModelBundle, load_model_file
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
-#: Longest spectrogram (in seconds) inverted in one piece.
-INVERT_CHUNK_SECONDS = 30.0
+#: Longest spectrogram (in seconds) inverted in one piece; solos are decoded, inverted and
+#: written piece by piece (:meth:`TimbreModel.stream_solo`): the memory a piece needs
+#: grows with its length (some 5.5 MB per second, measured on a 10-minute solo: peak
+#: 695 MB with 30 s pieces, 559 MB with 10 s), its overlap costs 1 s of work per piece.
+INVERT_CHUNK_SECONDS = 10.0
 #: Overlap of consecutive inversion chunks; the cross-fade is its middle half.
 INVERT_OVERLAP_SECONDS = 1.0
 #: Pitch is tracked every this many front-end frames (23 ms at the default hop): pYIN is
@@ -91,6 +94,41 @@ class SoloResult:
     frame_midi: np.ndarray  # MIDI pitch per front-end frame used for conditioning
     track: Any  # move.audio.pitch.PitchTrack, or None when the pitch was given
     folded_frames: int = 0
+
+
+@dataclass
+class SoloPlan:
+    """What :meth:`TimbreModel.plan_solo` found (the pitch, the peak level) and
+    :meth:`TimbreModel.stream_solo` needs to make a solo transfer's audio."""
+
+    audio: np.ndarray  # the input at the front end's rate
+    source: str
+    targets: list[str | None]  # None: reconstruction
+    cond: PitchConditioning
+    frame_midi: np.ndarray  # MIDI pitch per frame
+    track: Any  # move.audio.pitch.PitchTrack, or None when the pitch was given
+    peak: float  # the input's loudest frame (gate_gain)
+    spans: list[tuple[int, int]]  # pieces decoded and inverted at a time (chunk_spans)
+    out_sr: int
+    n_out: int  # output samples
+    out_of_range: str = "transpose"
+    _first: torch.Tensor | None = None  # analysis of the only piece of a short solo
+
+
+class _Resampler:
+    """Streaming resampling of the output (soxr, high quality); a pass-through at equal rates."""
+
+    def __init__(self, sr_in: int, sr_out: int) -> None:
+        self.stream = None
+        if sr_in != sr_out:
+            import soxr
+
+            self.stream = soxr.ResampleStream(sr_in, sr_out, 1, dtype="float32", quality="HQ")
+
+    def process(self, audio: np.ndarray, last: bool) -> np.ndarray:
+        if self.stream is None:
+            return audio
+        return self.stream.resample_chunk(np.ascontiguousarray(audio, dtype=np.float32), last=last)
 
 
 class TimbreModel:
@@ -217,13 +255,14 @@ class TimbreModel:
         source: str,
         target: str | None,
         cond: PitchConditioning,
-        batch_size: int = 256,
+        batch_size: int = 64,
         envelope: str = "model",
         out_of_range: str = "transpose",
         max_boost_db: float = NOTE_MAX_BOOST_DB,
         texture: bool = True,
         seed: int = 0,
         envelope_smooth: int = NOTE_ENVELOPE_SMOOTH,
+        gate_peak: float | None = None,
     ) -> torch.Tensor:
         """Decode a compressed-magnitude spectrogram ``[frames, bins]`` under ``target``.
 
@@ -239,8 +278,9 @@ class TimbreModel:
         model file that has texture statistics (:mod:`move.texture`), fluctuations with the
         target instrument's frame-to-frame statistics are added to the decoded
         spectrogram (drawn from a generator seeded with ``seed``: the same call gives the
-        same output). Returns the compressed magnitudes of the output, same shape as
-        ``logmag``.
+        same output). ``gate_peak`` is the input's loudest :func:`peak_level` when ``logmag``
+        is a piece of a longer input (:func:`gate_gain`). Returns the compressed magnitudes
+        of the output, same shape as ``logmag``.
         """
         if envelope not in ("model", "input"):
             raise ValueError(f"envelope must be 'model' or 'input', got {envelope!r}")
@@ -300,13 +340,21 @@ class TimbreModel:
             weight.index_add_(0, idx.reshape(-1), w.reshape(-1, 1))
         y = out / weight.clamp_min(1e-6)
         y = fe.denormalize(y[pad_front : pad_front + frames].cpu())
+        # gains and texture scale the magnitudes, not the compression's floor (which a lift
+        # would raise into a broadband line at the joins between notes, docs/solos.md)
+        log_floor = fe.config.log_floor
         if envelope == "input":
-            y = follow_envelope(logmag.float(), y, smooth=envelope_smooth, max_boost_db=max_boost_db)
+            reach = round(ENVELOPE_PEAK_SECONDS * fe.frame_rate)
+            joins = join_frames(np.asarray(cond.pitch_class) * 16 + np.asarray(cond.octave_index),
+                                frame_level(logmag.float()).numpy(), 2 * reach,
+                                round(JOIN_RISE_SECONDS * fe.frame_rate))
+            y = follow_envelope(logmag.float(), y, smooth=envelope_smooth, max_boost_db=max_boost_db,
+                                floor=log_floor, peak_frames=reach, joins=joins)
         # after the envelope: a frame whose partials the texture moves must not have its
         # whole spectrum lifted or cut to the input's level (broadband stripes)
         if texture and self.bundle.texture is not None:
-            y = y + self._texture(y, tgt, seed)
-        return self._gate(logmag.float(), y)
+            y = scale_magnitudes(y, self._texture(y, tgt, seed), log_floor)
+        return self._gate(logmag.float(), y, gate_peak)
 
     def _texture(self, decoded: torch.Tensor, instrument: int, seed: int) -> torch.Tensor:
         """Fluctuations ``[frames, bins]`` for a decoded spectrogram, with the frame-to-frame
@@ -321,10 +369,11 @@ class TimbreModel:
         near = decoded >= decoded.max(dim=1, keepdim=True).values - TEXTURE_RANGE_DB / 20.0 * float(np.log(10.0))
         return noise * scale * near
 
-    def _gate(self, inp: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def _gate(self, inp: torch.Tensor, out: torch.Tensor, peak: float | None = None) -> torch.Tensor:
         """Silence the output where the input is silent (more than :data:`GATE_DB` under
-        its peak), fading its gain in over the 10 dB above; the input never leaks through."""
-        g = gate_gain(inp)[:, None]
+        its peak, or under ``peak``), fading its gain in over the 10 dB above; the input
+        never leaks through."""
+        g = gate_gain(inp, peak)[:, None]
         floor = float(np.log(self.frontend.config.log_floor))
         return torch.clamp(out + torch.log(g.clamp_min(1e-6)), min=floor)
 
@@ -476,14 +525,40 @@ class TimbreModel:
             Audio per target (the input's duration), the per-frame MIDI pitches and the
             pitch track.
         """
+        plan = self.plan_solo(audio, sr, source=source, targets=targets, pitch=pitch, out_sr=out_sr, warn=warn,
+                              out_of_range=out_of_range)
+        pieces: dict[str | None, list[np.ndarray]] = {t: [] for t in plan.targets}
+        for block in self.stream_solo(plan, texture=texture):
+            for t, y in block.items():
+                pieces[t].append(y)
+        outputs = {t: np.concatenate(p) for t, p in pieces.items()}
+        return SoloResult(outputs=outputs, frame_midi=plan.frame_midi, track=plan.track, folded_frames=plan.cond.folded)
+
+    def plan_solo(
+        self,
+        audio: np.ndarray,
+        sr: int,
+        *,
+        source: str,
+        targets: Sequence[str | None],
+        pitch: str | os.PathLike | int | None = None,
+        out_sr: int | None = None,
+        warn: Callable[[str], None] | None = None,
+        out_of_range: str = "transpose",
+    ) -> SoloPlan:
+        """The first pass of a solo transfer: pitch per frame, the input's peak level, and the
+        warnings (see :meth:`transfer_solo` for the parameters). :meth:`stream_solo` then
+        makes the audio."""
         from move.audio.pitch import pitches_from_option
 
-        warn = warn or (lambda m: warnings.warn(m, stacklevel=3))
+        warn = warn or (lambda m: warnings.warn(m, stacklevel=4))
+        if out_of_range not in OUT_OF_RANGE:
+            raise ValueError(f"out_of_range must be one of {', '.join(OUT_OF_RANGE)}, got {out_of_range!r}")
         fe = self.frontend
         fe_sr = fe.config.sample_rate
-        y = audio if sr == fe_sr else resample(np.asarray(audio, dtype=np.float32), sr, fe_sr)
-        logmag = self.analyze(y, fe_sr)
-        n_frames = logmag.shape[0]
+        y = np.asarray(audio, dtype=np.float32)
+        y = y if sr == fe_sr else resample(y, sr, fe_sr)
+        n_frames = fe.n_frames(len(y))
         source = self.instrument(source)
         fmin, fmax = self.tracking_range(source)
         midi, track = pitches_from_option(pitch, y, fe_sr, n_frames, fe.frame_rate, warn,
@@ -495,17 +570,76 @@ class TimbreModel:
                 f"{max(1, cond.folded // self.slice_hop)} slices) have pitches outside the model's octaves "
                 f"{self.octaves[0]}-{self.octaves[-1]}; folded into range"
             )
-        out_sr = out_sr or fe_sr
-        n_out = int(round(len(audio) * out_sr / sr))
-        outputs = {}
-        sounding = (gate_gain(logmag.float()) > 0).numpy()  # frames the gate keeps (range warning)
+        spans = chunk_spans(n_frames, fe)
+        first = self._analyze_frames(y, 0, n_frames, n_frames) if len(spans) == 1 else None
+        starts = [a for a, _ in spans[1:]] + [n_frames]  # the spans without their overlaps
+        level = (peak_level(first) if first is not None else torch.cat(
+            [peak_level(self._analyze_frames(y, a, stop, n_frames)) for (a, _), stop in zip(spans, starts)]))
+        peak = float(level.max())
+        sounding = (gate_gain(level[:, None], peak) > 0).numpy()  # frames the gate keeps (range warning)
+        targets = [None if t is None else self.instrument(t) for t in targets]
         for target in targets:
             if target is not None and out_of_range == "transpose":
                 self._warn_transposed(target, self.frame_midi(cond)[sounding], warn)
-            converted = self.convert(logmag, source, target, cond, envelope="input", out_of_range=out_of_range,
-                                     max_boost_db=SOLO_MAX_BOOST_DB, texture=texture, envelope_smooth=1)
-            outputs[target] = self.render(converted, n_out, out_sr)
-        return SoloResult(outputs=outputs, frame_midi=midi, track=track, folded_frames=cond.folded)
+        out_sr = out_sr or fe_sr
+        return SoloPlan(audio=y, source=source, targets=targets, cond=cond, frame_midi=midi, track=track,
+                        peak=peak, spans=spans, out_sr=out_sr, n_out=int(round(len(audio) * out_sr / sr)),
+                        out_of_range=out_of_range, _first=first)
+
+    def _analyze_frames(self, y: np.ndarray, first: int, last: int, n_frames: int) -> torch.Tensor:
+        """Frames ``first .. last - 1`` of the analysis of ``y`` (``n_frames`` in all), exactly
+        as in the analysis of the whole of ``y``, from the samples around them only."""
+        fe = self.frontend
+        hop, reach = fe.hop_length, -(-getattr(fe, "n_fft", 2 * fe.hop_length) // (2 * fe.hop_length))
+        a, b = max(0, first - reach), min(n_frames, last + reach)
+        seg = y[a * hop : (b + reach) * hop] if b < n_frames else y[a * hop :]
+        with torch.no_grad():
+            return fe.analyze(torch.from_numpy(np.ascontiguousarray(seg)))[first - a : last - a]
+
+    def stream_solo(self, plan: SoloPlan, *, texture: bool = True, seed: int = 0,
+                    progress: bool = False) -> Iterator[dict[str | None, np.ndarray]]:
+        """The audio of a planned solo transfer (:meth:`plan_solo`), piece by piece.
+
+        Each piece of :func:`chunk_spans` (10 s) is analysed with a slice of context on
+        both sides, decoded under every target and inverted, and joined to the previous
+        one (:class:`OverlapJoin`); then its final samples are yielded, one array per
+        target at ``plan.out_sr``, ``plan.n_out`` samples in all. Memory stays bounded
+        whatever the length of the solo: a 10-minute solo needs no more than a 10 s one,
+        beyond the input and what the caller keeps.
+        """
+        from tqdm.auto import tqdm
+
+        fe, fe_sr = self.frontend, self.frontend.config.sample_rate
+        n_frames = len(plan.cond.pitch_class)
+        length = int(round(plan.n_out * fe_sr / plan.out_sr)) if plan.out_sr != fe_sr else plan.n_out
+        joins = {t: OverlapJoin(fe, length) for t in plan.targets}
+        streams = {t: _Resampler(fe_sr, plan.out_sr) for t in plan.targets}
+        written = dict.fromkeys(plan.targets, 0)
+        ctx = self.n_frames + 4
+        pieces = tqdm(plan.spans, desc="transferring", unit="piece", disable=not progress or len(plan.spans) == 1)
+        for i, span in enumerate(pieces):
+            last = i == len(plan.spans) - 1
+            a, b = max(0, span[0] - ctx), min(n_frames, span[1] + ctx)
+            logmag = plan._first if plan._first is not None else self._analyze_frames(plan.audio, a, b, n_frames)
+            cond = PitchConditioning(plan.cond.pitch_class[a:b], plan.cond.octave_index[a:b])
+            keep = slice(span[0] - a, span[1] - a)
+            seg_len = max(0, min(length - span[0] * fe.hop_length, (span[1] - span[0]) * fe.hop_length))
+            block = {}
+            for target in plan.targets:
+                converted = self.convert(logmag, plan.source, target, cond, envelope="input",
+                                         out_of_range=plan.out_of_range, max_boost_db=SOLO_MAX_BOOST_DB,
+                                         texture=texture, seed=seed + i, envelope_smooth=1,
+                                         gate_peak=plan.peak)[keep]
+                with torch.no_grad():
+                    piece = fe.invert(converted, length=seg_len).numpy()
+                audio = joins[target].add(piece, span, frame_level(converted).numpy(), last)
+                audio = streams[target].process(audio, last)
+                if last:  # exactly n_out samples: the resampler may be a few short or long
+                    audio = np.pad(audio, (0, max(0, plan.n_out - written[target] - len(audio))))
+                    audio = audio[: plan.n_out - written[target]]
+                written[target] += len(audio)
+                block[target] = audio.astype(np.float32, copy=False)
+            yield block
 
     def reconstruct(self, audio: np.ndarray, sr: int, *, source: str, pitch: int | str,
                     out_sr: int | None = None) -> np.ndarray:
@@ -513,13 +647,22 @@ class TimbreModel:
         return self.transfer(audio, sr, source=source, target=None, pitch=pitch, out_sr=out_sr)
 
 
-def gate_gain(logmag: torch.Tensor) -> torch.Tensor:
+def gate_gain(logmag: torch.Tensor, peak: float | None = None) -> torch.Tensor:
     """Per-frame gain ``[frames]`` of the output gate: 0 for frames more than
-    :data:`GATE_DB` under the input's peak, rising to 1 over the 10 dB above."""
-    level = logmag.max(dim=1).values
+    :data:`GATE_DB` under the input's peak, rising to 1 over the 10 dB above.
+
+    ``peak`` is the loudest frame's :func:`peak_level` when ``logmag`` is a piece of a longer
+    input (default: that of ``logmag``)."""
+    level = peak_level(logmag)
+    peak = float(level.max()) if peak is None else float(peak)
     gate_nat = GATE_DB / 20.0 * np.log(10.0)
     fade_nat = 10.0 / 20.0 * np.log(10.0)
-    return ((level - (level.max() - gate_nat)) / fade_nat).clamp(0.0, 1.0)
+    return ((level - (peak - gate_nat)) / fade_nat).clamp(0.0, 1.0)
+
+
+def peak_level(logmag: torch.Tensor) -> torch.Tensor:
+    """Level of each frame's loudest bin ``[frames]`` (the gate's measure, natural log)."""
+    return logmag.max(dim=1).values
 
 
 def frame_level(logmag: torch.Tensor) -> torch.Tensor:
@@ -528,13 +671,22 @@ def frame_level(logmag: torch.Tensor) -> torch.Tensor:
 
 
 def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int = 1,
-                    max_boost_db: float = 12.0) -> torch.Tensor:
+                    max_boost_db: float = 12.0, floor: float | None = None, peak_frames: int = 0,
+                    joins: np.ndarray | None = None) -> torch.Tensor:
     """Scale each frame of ``output`` to the level of ``reference`` (log magnitudes).
 
-    The spectral shape of each frame is unchanged. Cuts are unlimited (rests and gaps stay
-    quiet), boosts are limited to ``max_boost_db``: a decoded frame far quieter than the
-    input (a slice straddling a rest and an onset) would otherwise have its noise floor
-    raised into a broadband click. ``smooth`` > 1 averages the gain over that many frames.
+    Cuts are unlimited (rests and gaps stay quiet), boosts are limited to
+    ``max_boost_db``: a decoded frame far quieter than the input (a slice straddling a rest
+    and an onset) would otherwise have its noise floor raised into a broadband click.
+    ``smooth`` > 1 averages the gain over that many frames. With ``floor`` (the
+    compression's ``log_floor``) the gain scales the magnitudes above it
+    (:func:`scale_magnitudes`), not the floor itself. With ``peak_frames`` > 0, at the
+    frames where ``joins`` is true (boolean ``[frames]``, :func:`join_frames`; all when
+    ``None``), the gain's peaks narrower than ``2 * peak_frames + 1`` frames (the lift that
+    restores an onset the decoder smears) go only to the bins that carry the frame's level,
+    within :data:`ENVELOPE_FULL_DB` of its loudest; the quieter bins get the gain without
+    them (:func:`opening`), so the lift does not raise them above both notes as a
+    broadband line. Otherwise the spectral shape of each frame is unchanged.
     """
     gain = frame_level(reference) - frame_level(output)
     gain = gain.clamp(max=max_boost_db / 20.0 * float(np.log(10.0)))
@@ -542,51 +694,158 @@ def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int =
         kernel = torch.ones(1, 1, smooth) / smooth
         gain = torch.nn.functional.conv1d(gain[None, None], kernel, padding=smooth // 2)[0, 0]
         gain = gain[: output.shape[0]]
-    return output + gain[:, None]
+    if peak_frames > 0:
+        base = opening(gain, peak_frames)
+        if joins is not None:
+            base = torch.where(torch.as_tensor(np.asarray(joins, dtype=bool)), base, gain)
+        below = output.max(dim=1, keepdim=True).values - output  # nepers under the loudest bin
+        full = (1.0 - below / (ENVELOPE_FULL_DB / 20.0 * float(np.log(10.0)))).clamp(0.0, 1.0)
+        gain = base[:, None] + (gain - base)[:, None] * full
+    else:
+        gain = gain[:, None]
+    return output + gain if floor is None else scale_magnitudes(output, gain, floor)
+
+
+#: Bins within this many dB of their frame's loudest take the envelope's whole gain at a
+#: join (:func:`follow_envelope`); those further down less, down to its opening at this depth.
+ENVELOPE_FULL_DB = 30.0
+#: Half-width (s) of the opening of the envelope's gain for the quiet bins: lifts shorter
+#: than about 150 ms do not reach them, within twice this of a join (:func:`join_frames`).
+#: Measured on the example solos' joins (docs/solos.md, "Joins between notes").
+ENVELOPE_PEAK_SECONDS = 0.07
+
+
+def scale_magnitudes(logmag: torch.Tensor, gain: torch.Tensor, floor: float) -> torch.Tensor:
+    """Compressed magnitudes ``log(m + floor)`` with ``m`` multiplied by ``exp(gain)``.
+
+    Adding ``gain`` to the compressed values would scale ``m + floor``: a lift raises bins
+    at the floor (nothing there) to ``floor * (exp(gain) - 1)``, as broad as the spectrum.
+    """
+    return torch.log((torch.exp(logmag) - floor).clamp_min(0.0) * torch.exp(gain) + floor)
+
+
+def opening(x: torch.Tensor, half: int) -> torch.Tensor:
+    """Morphological opening of ``x [frames]`` over ``2 * half + 1`` frames: its peaks
+    narrower than that are cut to their surroundings; dips and wider plateaus are kept.
+    Never above ``x``."""
+
+    def running(v: torch.Tensor, largest: bool) -> torch.Tensor:
+        padded = torch.nn.functional.pad(v[None, None], (half, half), mode="replicate")[0, 0]
+        windows = padded.unfold(0, 2 * half + 1, 1)
+        return windows.max(dim=1).values if largest else windows.min(dim=1).values
+
+    return running(running(x, False), True)
+
+
+def join_frames(labels: np.ndarray, level: np.ndarray, reach: int, rise: int) -> np.ndarray:
+    """Boolean ``[frames]``: the frames within ``reach`` frames of a join between notes: a
+    change of ``labels`` (the conditioning's pitch) or an onset, where ``level`` (the
+    input's, natural log) rose by more than :data:`JOIN_RISE_DB` over ``rise`` frames."""
+    labels, level = np.asarray(labels), np.asarray(level, dtype=np.float64)
+    join = np.zeros(len(labels), dtype=np.float64)
+    join[1:] = labels[1:] != labels[:-1]
+    if 0 < rise < len(level):
+        join[rise:] += level[rise:] - level[:-rise] > JOIN_RISE_DB / 20.0 * np.log(10.0)
+    return np.convolve(join, np.ones(2 * reach + 1))[reach : reach + len(join)] > 0
+
+
+#: An onset for :func:`join_frames`: the input's frame level rises by more than this many
+#: dB within :data:`JOIN_RISE_SECONDS` (3 frames).
+JOIN_RISE_DB = 6.0
+JOIN_RISE_SECONDS = 0.035
+
+
+def chunk_spans(n_frames: int, frontend) -> list[tuple[int, int]]:
+    """``(start, stop)`` frames of the pieces in which long spectrograms are inverted.
+
+    Up to :data:`INVERT_CHUNK_SECONDS` (plus the overlap) is one piece; longer ones are
+    cut into pieces of that length that overlap by :data:`INVERT_OVERLAP_SECONDS`.
+
+    Examples
+    --------
+    >>> fe = load_model().frontend
+    >>> chunk_spans(900, fe)
+    [(0, 900)]
+    >>> chunk_spans(2000, fe)
+    [(0, 947), (861, 1808), (1722, 2000)]
+    """
+    hop, sr = frontend.hop_length, frontend.config.sample_rate
+    chunk = int(INVERT_CHUNK_SECONDS * sr / hop)
+    overlap = int(INVERT_OVERLAP_SECONDS * sr / hop)
+    spans, start = [], 0
+    while True:
+        stop = n_frames if n_frames <= start + chunk + overlap else start + chunk + overlap
+        spans.append((start, stop))
+        if stop == n_frames:
+            return spans
+        start = stop - overlap
+
+
+class OverlapJoin:
+    """Joins audio pieces inverted from overlapping spans (:func:`chunk_spans`) into one
+    stream, with a short equal-power cross-fade at the quietest frame in the middle half
+    of each overlap (a rest or a note change when there is one), where differently
+    estimated phases matter least.
+
+    Feed the pieces in order to :meth:`add`; it returns the samples that are final, so
+    that a long output can be written as it is made.
+    """
+
+    def __init__(self, frontend, length: int) -> None:
+        sr = frontend.config.sample_rate
+        self.hop, self.length = frontend.hop_length, int(length)
+        self.overlap = int(INVERT_OVERLAP_SECONDS * sr / self.hop)
+        self.fade = max(2, int(0.02 * sr))  # 20 ms
+        self.ramp = np.sin(0.5 * np.pi * (np.arange(self.fade) + 0.5) / self.fade).astype(np.float32)
+        self.buf = np.zeros(0, dtype=np.float32)  # samples not yet returned, from buf_start on
+        self.buf_start = 0
+        self.pieces = 0
+
+    def add(self, piece: np.ndarray, span: tuple[int, int], level: np.ndarray, last: bool) -> np.ndarray:
+        """Add the audio ``piece`` of frames ``span``; ``level`` is the level of each of its
+        frames (any monotonic measure). Returns the samples now final (all the rest when
+        ``last``), ``length`` samples in all."""
+        start, stop = span
+        a = start * self.hop
+        piece = np.asarray(piece, dtype=np.float32)[: max(0, self.length - a)]
+        if self.pieces == 0:
+            self.buf = piece
+        else:
+            q = self.overlap // 4
+            quiet = start + q + int(np.argmin(level[q : self.overlap - q]))
+            keep_from = quiet * self.hop - self.fade // 2
+            k, p = keep_from - self.buf_start, keep_from - a
+            n = max(0, min(self.fade, len(piece) - p, len(self.buf) - k))
+            mixed = self.buf[k : k + n] * np.sqrt(1.0 - self.ramp[:n] ** 2) + piece[p : p + n] * self.ramp[:n]
+            self.buf = np.concatenate([self.buf[:k], mixed, piece[p + n :]])
+        self.pieces += 1
+        if last:
+            out, self.buf = self.buf, np.zeros(0, dtype=np.float32)
+            end = self.buf_start + len(out)
+            return np.pad(out, (0, self.length - end)) if end < self.length else out[: len(out) - (end - self.length)]
+        # the next cross-fade starts no earlier than a quarter into the next overlap
+        final = (stop - self.overlap + self.overlap // 4) * self.hop - self.fade // 2 - self.buf_start
+        out, self.buf = self.buf[:final], self.buf[final:]
+        self.buf_start += len(out)
+        return out
 
 
 def invert_chunked(frontend, logmag: torch.Tensor, length: int) -> np.ndarray:
     """Magnitude-only inversion of ``logmag`` [frames, bins] to ``length`` samples.
 
-    Up to :data:`INVERT_CHUNK_SECONDS` are inverted in one piece. Longer spectrograms are
-    inverted in chunks overlapping by :data:`INVERT_OVERLAP_SECONDS`; consecutive chunks
-    are joined by a short equal-power cross-fade placed at the quietest frame of the
-    overlap (a rest or a note change when there is one), where differently estimated
-    phases matter least.
+    Up to :data:`INVERT_CHUNK_SECONDS` are inverted in one piece; longer spectrograms in
+    overlapping pieces (:func:`chunk_spans`) joined by :class:`OverlapJoin`.
     """
-    hop, sr = frontend.hop_length, frontend.config.sample_rate
-    chunk = int(INVERT_CHUNK_SECONDS * sr / hop)
-    overlap = int(INVERT_OVERLAP_SECONDS * sr / hop)
-    frames = logmag.shape[0]
-    if frames <= chunk + overlap:
+    spans = chunk_spans(logmag.shape[0], frontend)
+    if len(spans) == 1:
         return frontend.invert(logmag, length=length).numpy()
-    level = torch.logsumexp(2.0 * logmag.float(), dim=1).numpy()
-    fade = max(2, int(0.02 * sr))  # 20 ms
-    ramp = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / fade).astype(np.float32)
-    out = np.zeros(length, dtype=np.float32)
-    start, keep_from = 0, 0  # keep_from: first sample this chunk owns
-    while start < frames:
-        stop = min(frames, start + chunk + overlap)
-        a = start * hop
-        seg_len = max(0, min(length - a, (stop - start) * hop))
+    join, out = OverlapJoin(frontend, length), []
+    for i, (start, stop) in enumerate(spans):
+        seg_len = max(0, min(length - start * frontend.hop_length, (stop - start) * frontend.hop_length))
         piece = frontend.invert(logmag[start:stop], length=seg_len).numpy()
-        if start == 0:
-            out[:seg_len] = piece
-        else:
-            lo, hi = keep_from - a, min(seg_len, keep_from - a + fade)
-            out[keep_from : a + hi] *= np.sqrt(1.0 - ramp[: hi - lo] ** 2)
-            out[a + hi : a + seg_len] = 0.0
-            out[keep_from : a + hi] += piece[lo:hi] * ramp[: hi - lo]
-            out[a + hi : a + seg_len] += piece[hi:seg_len]
-        if stop == frames:
-            break
-        next_start = stop - overlap
-        # cross-fade at the quietest frame in the middle half of the overlap
-        lo_f, hi_f = next_start + overlap // 4, stop - overlap // 4
-        quiet = lo_f + int(np.argmin(level[lo_f:hi_f]))
-        keep_from = quiet * hop - fade // 2
-        start = next_start
-    return out
+        out.append(join.add(piece, (start, stop), frame_level(logmag[start:stop].float()).numpy(),
+                            last=i == len(spans) - 1))
+    return np.concatenate(out)
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> TimbreModel:
@@ -622,6 +881,29 @@ def is_solo(path: Path, duration: float, mode: str) -> bool:
     return parse_sol_name(path.name) is None or duration > NOTE_MAX_SECONDS
 
 
+def output_path(path: Path, target: str | None, folder: Path | None) -> Path:
+    """``<folder>/<stem>_<target>.wav`` (``_reconstruction`` for ``None``; default folder: the input's)."""
+    suffix = "reconstruction" if target is None else target
+    return (folder if folder is not None else path.parent) / f"{path.stem}_{suffix}.wav"
+
+
+def write_streams(blocks: Iterator[dict[Any, np.ndarray]], paths: dict[Any, Path], sr: int) -> None:
+    """Write each key's blocks of audio to its path as they come (atomically: on an error
+    no file is left half-written)."""
+    from move.audio.io import AudioWriter
+
+    writers = {k: AudioWriter(p, sr) for k, p in paths.items()}
+    ok = False
+    try:
+        for block in blocks:
+            for k, y in block.items():
+                writers[k].write(y)
+        ok = True
+    finally:
+        for w in writers.values():
+            w.close(ok)
+
+
 def transfer_files(
     inputs: Sequence[Path],
     targets: Sequence[str],
@@ -638,8 +920,12 @@ def transfer_files(
     out_of_range: str = "transpose",
     envelope: str = NOTE_ENVELOPE,
     texture: bool = True,
+    progress: bool = False,
 ) -> list[Path]:
     """Transfer note or solo files to each target (and/or reconstruct); returns written paths.
+
+    The model is loaded once for all the files. Solos are written as they are made
+    (:meth:`TimbreModel.stream_solo`), so that their memory does not grow with their length.
 
     Parameters
     ----------
@@ -668,6 +954,8 @@ def transfer_files(
         Frame levels of notes (:meth:`TimbreModel.transfer`); solos follow the input's.
     texture : bool
         Add the targets' frame-to-frame texture (:meth:`TimbreModel.convert`).
+    progress : bool
+        Show a progress bar over the 30 s pieces of solos longer than one piece.
     """
     from move.data.naming import parse_sol_name
 
@@ -691,28 +979,28 @@ def transfer_files(
         if len(audio) / sr < min_seconds:
             raise AudioError(f"{path}: too short ({len(audio) / sr:.3f} s); at least {min_seconds:.3f} s needed")
         rate = sr if out_sr == "input" else int(out_sr) if out_sr else SAMPLE_RATE
+        dests = {t: out if single_file else output_path(path, t, out) for t in variants}
+
         if is_solo(path, len(audio) / sr, mode):
-            result = model.transfer_solo(audio, sr, source=src, targets=variants, pitch=pitch,
-                                         out_sr=rate, warn=warn, out_of_range=out_of_range, texture=texture)
-            outputs, what = result.outputs, "solo"
+            plan = model.plan_solo(audio, sr, source=src, targets=variants, pitch=pitch, out_sr=rate, warn=warn,
+                                   out_of_range=out_of_range)
+            del audio  # the plan holds it at the model's rate
+            write_streams(model.stream_solo(plan, texture=texture, progress=progress),
+                          dests, rate)
+            for t in variants:
+                log(f"{path.name} ({src}, solo) -> {dests[t]}")
+                written.append(dests[t])
+            continue
+        if pitch is not None:
+            midi = parse_pitch(pitch)
+        elif parsed is not None:
+            midi = parsed[0].pitch
         else:
-            if pitch is not None:
-                midi = parse_pitch(pitch)
-            elif parsed is not None:
-                midi = parsed[0].pitch
-            else:
-                midi = estimate_pitch(audio, sr)
-            outputs = {t: model.transfer(audio, sr, source=src, target=t, pitch=midi, out_sr=rate,
-                                         out_of_range=out_of_range, envelope=envelope, texture=texture)
-                       for t in variants}
-            what = note_name(midi)
-        for tgt, y in outputs.items():
-            suffix = "reconstruction" if tgt is None else tgt
-            if single_file:
-                dest = out
-            else:
-                dest = (out if out is not None else path.parent) / f"{path.stem}_{suffix}.wav"
-            write_audio(dest, y, rate)
-            written.append(dest)
-            log(f"{path.name} ({src}, {what}) -> {dest}")
+            midi = estimate_pitch(audio, sr)
+        for t in variants:
+            y = model.transfer(audio, sr, source=src, target=t, pitch=midi, out_sr=rate,
+                               out_of_range=out_of_range, envelope=envelope, texture=texture)
+            write_audio(dests[t], y, rate)
+            written.append(dests[t])
+            log(f"{path.name} ({src}, {note_name(midi)}) -> {dests[t]}")
     return written

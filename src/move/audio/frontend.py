@@ -5,7 +5,7 @@ Two front ends turn audio into the frames the model sees and back:
 ``"stft"`` (the default)
     Short-time Fourier transform with a Gaussian window (``n_fft=1024``, hop 256 samples,
     513 bins, 86 frames per second at 22 050 Hz). Magnitudes are inverted by Phase
-    Gradient Heap Integration (``pghipy``) followed by ``gl_iters`` iterations of fast
+    Gradient Heap Integration (:mod:`move.audio.pghi`) followed by ``gl_iters`` iterations of fast
     Griffin-Lim: spectral convergence about 0.01-0.03 on instrument notes.
 ``"nsgt-mel"`` (the MoVE paper's)
     Non-stationary Gabor transform on a mel scale (500 bins from 30 Hz to 11 kHz, hop 168

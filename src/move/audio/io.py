@@ -10,15 +10,15 @@ noticeable share of its length (clipped) loads with a one-line
 
 from __future__ import annotations
 
-import io
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from move.config import atomic_write_bytes
+from move.config import current_umask
 from move.errors import AudioError, ClippedAudioWarning, SilentAudioError
 
 SAMPLE_RATE = 22050
@@ -165,14 +165,58 @@ def write_audio(
     format supports, such as ``"PCM_16"``, ``"PCM_24"`` or ``"FLOAT"`` (wav, aiff); by
     default wav, flac and aiff files are written as 16-bit PCM and ogg as Vorbis.
     """
-    path = Path(path)
-    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
-    fmt = {".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}.get(
-        path.suffix.lower(), "WAV"
-    )
-    if subtype is None:
-        subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS"}[fmt]
-    buf = io.BytesIO()
-    sf.write(buf, audio, sr, format=fmt, subtype=subtype)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    with AudioWriter(path, sr, subtype) as out:
+        out.write(audio)
+    return Path(path)
+
+
+class AudioWriter:
+    """Writes mono audio to ``path`` block by block, atomically.
+
+    The blocks go to a temporary file beside ``path`` that replaces it when the writer is
+    closed without error (an interrupted run leaves any earlier ``path`` as it was and no
+    partial file). Format and ``subtype`` as :func:`write_audio`.
+
+    Examples
+    --------
+    >>> with AudioWriter("/tmp/move-doctest.wav", 22050) as out:   # doctest: +SKIP
+    ...     for block in blocks:
+    ...         out.write(block)
+    """
+
+    def __init__(self, path: str | os.PathLike, sr: int = SAMPLE_RATE, subtype: str | None = None) -> None:
+        self.path = Path(path)
+        fmt = {".flac": "FLAC", ".ogg": "OGG", ".aif": "AIFF", ".aiff": "AIFF"}.get(self.path.suffix.lower(), "WAV")
+        if subtype is None:
+            subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "AIFF": "PCM_16", "OGG": "VORBIS"}[fmt]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        try:
+            self.file = sf.SoundFile(tmp, "w", samplerate=int(sr), channels=1, format=fmt, subtype=subtype)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
+        self.frames = 0
+
+    def write(self, block: np.ndarray) -> None:
+        """Append mono float samples (clipped to [-1, 1])."""
+        block = np.clip(np.asarray(block, dtype=np.float32), -1.0, 1.0)
+        self.file.write(block)
+        self.frames += len(block)
+
+    def close(self, ok: bool = True) -> None:
+        """Finish the file and move it into place (``ok=False``: discard it)."""
+        self.file.close()
+        if ok:
+            os.chmod(self.tmp, 0o666 & ~current_umask())  # mkstemp creates 0600
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> AudioWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)

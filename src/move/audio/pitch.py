@@ -3,9 +3,10 @@
 MoVE conditions every spectrogram frame on a pitch class and an octave. For a solo these
 come from one of three places (:func:`pitches_from_option`):
 
-* the pitch tracker: :func:`track_pitch` runs pYIN (:func:`librosa.pyin`, the tracker
-  of the Tony tool) on frames centred on sample ``i * hop_length`` at 22 050 Hz, the
-  grid of the default front end, chunk by chunk so that long inputs use bounded memory;
+* the pitch tracker: :func:`track_pitch` runs pYIN (:func:`move.audio.pyin.pyin`: the
+  algorithm of :func:`librosa.pyin` and of the Tony tool, with a banded Viterbi) on
+  frames centred on sample ``i * hop_length`` at 22 050 Hz, the grid of the default
+  front end, chunk by chunk so that long inputs use bounded memory;
   :func:`frame_pitches` turns its f0 into one MIDI note per frame (semitone quantisation
   with hysteresis, short blips removed, rests filled with a neighbouring note);
 * a MIDI file aligned to the audio (:func:`midi_file_pitches`);
@@ -48,10 +49,9 @@ __all__ = [
 
 #: Analysis window of pYIN in samples at 22 050 Hz (93 ms: two periods of 21.5 Hz).
 FRAME_LENGTH = 2048
-#: pYIN pitch-bin width in semitones. librosa's default (0.1) spends ~90 % of its time in
-#: a dense Viterbi whose cost grows with the square of the number of bins; 0.2 is about 5x
-#: faster with the same per-frame note accuracy on rendered solos of the 12 SOL
-#: instruments, and its bins (on the semitones, then every 20 cents) never fall on a
+#: pYIN pitch-bin width in semitones. librosa's default (0.1) doubles the bins and so the
+#: cost of the Viterbi decoding; 0.2 gives the same per-frame note accuracy on rendered
+#: solos of the 12 SOL instruments, and its bins (on the semitones, then every 20 cents) never fall on a
 #: half-semitone, where the choice of note would be a coin toss.
 RESOLUTION = 0.2
 #: Number of YIN thresholds of pYIN's beta prior (librosa's default).
@@ -142,7 +142,7 @@ def track_pitch(
 ) -> PitchTrack:
     """Track the fundamental frequency of a monophonic recording with pYIN.
 
-    The audio is resampled to 22 050 Hz and analysed with :func:`librosa.pyin` in windows
+    The audio is resampled to 22 050 Hz and analysed with pYIN (:func:`move.audio.pyin.pyin`) in windows
     of :data:`FRAME_LENGTH` samples centred on sample ``i * hop_length`` (``center=True``),
     which is the frame grid of the default front end: frame ``i`` of the track is frame
     ``i`` of the spectrogram, and there are ``1 + n_samples // hop_length`` of them.
@@ -193,8 +193,9 @@ def track_pitch(
     >>> track.midi()[100]                  # doctest: +SKIP
     69.0
     """
-    import librosa
     from tqdm.auto import tqdm
+
+    from move.audio.pyin import pyin
 
     y = np.asarray(audio, dtype=np.float32)
     if y.ndim != 1:
@@ -233,13 +234,8 @@ def track_pitch(
         stop = min(n_frames, start + step)
         a, b = max(0, start - context), min(n_frames, stop + context)
         seg = y[a * hop : min(n, b * hop)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "less than two periods of fmin" for fmin < 22 Hz
-            c_f0, c_voiced, c_prob = librosa.pyin(
-                seg, fmin=low, fmax=fmax, sr=track_sr, frame_length=FRAME_LENGTH,
-                hop_length=hop, n_thresholds=int(n_thresholds), resolution=resolution,
-                center=True,
-            )  # fmt: skip
+        c_f0, c_voiced, c_prob = pyin(seg, fmin=low, fmax=fmax, sr=track_sr, frame_length=FRAME_LENGTH,
+                                      hop_length=hop, n_thresholds=int(n_thresholds), resolution=resolution)
         keep = slice(start - a, stop - a)
         level_db[start:stop] = _frame_level_db(y, np.arange(start, stop), hop, FRAME_LENGTH)
         f0[start:stop] = c_f0[keep]

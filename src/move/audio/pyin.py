@@ -38,10 +38,10 @@ import math
 
 import numpy as np
 
-__all__ = ["pyin", "yin_cmnd", "trough_probabilities", "banded_viterbi"]
+__all__ = ["pyin", "yin_cmnd", "trough_probabilities", "banded_viterbi", "beta_cdf"]
 
 #: Parameters of the beta prior over YIN thresholds (pYIN's "beta distribution (2, 18)").
-BETA_PARAMETERS = (2.0, 18.0)
+BETA_PARAMETERS = (2, 18)
 #: Boltzmann parameter of the prior that favours troughs at shorter periods.
 BOLTZMANN = 2.0
 #: Fastest pitch change the HMM allows, in octaves per second.
@@ -97,6 +97,16 @@ def _parabolic_shifts(x: np.ndarray) -> np.ndarray:
     return shifts
 
 
+def beta_cdf(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """CDF of the beta distribution with integer parameters (``scipy.stats.beta(a, b).cdf``):
+    the probability of at least ``a`` successes in ``a + b - 1`` trials of probability ``x``.
+    Computed here so that pitch tracking does not import scipy."""
+    a, b = int(a), int(b)
+    n = a + b - 1
+    x = np.asarray(x, dtype=np.float64)
+    return sum(math.comb(n, j) * x**j * (1.0 - x) ** (n - j) for j in range(a, n + 1))
+
+
 def trough_probabilities(cmnd: np.ndarray, n_thresholds: int = 100) -> np.ndarray:
     """pYIN's probability of each lag being the period, ``[n_frames, n_lags]``.
 
@@ -105,11 +115,9 @@ def trough_probabilities(cmnd: np.ndarray, n_thresholds: int = 100) -> np.ndarra
     periods first); a threshold under which there is no trough gives ``NO_TROUGH_PROB`` of its
     weight to the global minimum.
     """
-    from scipy.special import betainc
-
     n_frames, n_lags = cmnd.shape
     thresholds = np.linspace(0.0, 1.0, n_thresholds + 1)
-    beta_probs = np.diff(betainc(*BETA_PARAMETERS, thresholds))
+    beta_probs = np.diff(beta_cdf(thresholds, *BETA_PARAMETERS))
     trough = np.zeros_like(cmnd, dtype=bool)
     if n_lags > 2:
         trough[:, 1:-1] = (cmnd[:, 1:-1] < cmnd[:, :-2]) & (cmnd[:, 1:-1] <= cmnd[:, 2:])

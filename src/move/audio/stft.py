@@ -1,6 +1,6 @@
 """Short-time Fourier transform with the Gaussian window of ``pghipy``, in torch.
 
-The window and the framing are those of :mod:`pghipy` (a Gaussian window that decays to
+The window and the framing are those of ``pghipy`` (a Gaussian window that decays to
 1 % at its edges; frame ``i`` centred on sample ``i * hop_length``, the signal padded with
 ``n_fft // 2`` zeros on each side), so that Phase Gradient Heap Integration
 (:func:`pghi_phase`) estimates a phase consistent with :func:`stft`.
@@ -14,6 +14,7 @@ All functions work on batches (any leading dimensions), on CPU or GPU, in float3
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -21,12 +22,17 @@ import torch
 __all__ = ["gaussian_window", "pghi_gamma", "stft", "istft", "stft_n_frames", "pghi_phase"]
 
 
+def _window_std(n_fft: int) -> float:
+    """Standard deviation (samples) of the window: 1 % of its peak at +-n_fft / 2."""
+    return math.sqrt(-(n_fft**2) / (8.0 * math.log(0.01)))
+
+
 @functools.lru_cache(maxsize=16)
 def _window_np(n_fft: int) -> np.ndarray:
-    from pghipy.pghipy import get_default_window
-
-    window, _ = get_default_window(n_fft)
-    return np.asarray(window, dtype=np.float64)
+    """``pghipy.pghipy.get_default_window(n_fft)[0]``, computed here: importing pghipy
+    imports numba (0.4 s, 40 MB), which only the phase reconstruction needs."""
+    j = np.arange(n_fft, dtype=np.float64)
+    return np.exp(-((j - n_fft / 2 + 0.25) ** 2) / (2.0 * _window_std(n_fft) ** 2))
 
 
 def pghi_gamma(n_fft: int) -> float:
@@ -42,9 +48,7 @@ def pghi_gamma(n_fft: int) -> float:
     gamma : float
         ``2 * pi * lambda ** 2`` with ``lambda`` the window's standard deviation (samples).
     """
-    from pghipy.pghipy import get_default_window
-
-    return float(get_default_window(n_fft)[1])
+    return 2.0 * math.pi * _window_std(n_fft) ** 2
 
 
 _WINDOWS: dict[tuple[int, str, torch.dtype], torch.Tensor] = {}
@@ -223,22 +227,8 @@ def istft(
     return out.reshape(*lead, length)
 
 
-@functools.lru_cache(maxsize=1)
-def _pghi_kernel():
-    """``pghipy.pghi`` compiled with numba's on-disk cache (compiled once per machine, not
-    once per process); falls back to pghipy's own jitted function."""
-    from pghipy import pghipy
-
-    try:
-        import numba
-
-        return numba.njit(cache=True)(pghipy.pghi.py_func)
-    except Exception:  # pragma: no cover - numba without caching support
-        return pghipy.pghi
-
-
 def pghi_phase(magnitude: torch.Tensor, n_fft: int = 1024, hop_length: int = 256) -> torch.Tensor:
-    """Phase from magnitudes by Phase Gradient Heap Integration (``pghipy.pghi``).
+    """Phase from magnitudes by Phase Gradient Heap Integration (:func:`move.audio.pghi.pghi`).
 
     Runs on CPU in float64 (numba; the first call compiles for a few seconds), one
     spectrogram at a time; the result is returned on ``magnitude``'s device.
@@ -255,7 +245,9 @@ def pghi_phase(magnitude: torch.Tensor, n_fft: int = 1024, hop_length: int = 256
     phase : torch.Tensor, float32, shape like ``magnitude``
         Phase in radians; zero where the magnitude is more than 120 dB below its peak.
     """
-    pghi = _pghi_kernel()
+    from move.audio.pghi import compiled_pghi
+
+    pghi = compiled_pghi()
     gamma = pghi_gamma(n_fft)
     mags = magnitude.detach().to("cpu", torch.float64).reshape(-1, *magnitude.shape[-2:]).numpy()
     phases = np.empty_like(mags)

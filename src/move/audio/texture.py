@@ -182,6 +182,19 @@ def _band_interpolation(n_bins: int, bands: int) -> tuple[Tensor, Tensor, Tensor
     return torch.as_tensor(lo), torch.as_tensor(w, dtype=torch.float32), torch.as_tensor(norm, dtype=torch.float32)
 
 
+def ar1(white: np.ndarray, a: float) -> np.ndarray:
+    """``e[t] = a e[t-1] + sqrt(1 - a^2) w[t]`` along axis 0, from ``e[-1] = 0`` (what
+    ``scipy.signal.lfilter([sqrt(1 - a^2)], [1, -a], white, axis=0)`` computes, without
+    importing scipy.signal: 0.9 s and 65 MB in every process)."""
+    out = np.empty_like(white)
+    gain = np.float32(np.sqrt(1.0 - a * a))
+    prev = np.zeros(white.shape[1:], dtype=white.dtype)
+    for t in range(white.shape[0]):
+        prev = a * prev + gain * white[t]
+        out[t] = prev
+    return out
+
+
 def texture_noise(frames: int, n_bins: int, rho: float, generator: torch.Generator | None = None,
                   bands: int | None = NOISE_BANDS) -> Tensor:
     """Unit-variance Gaussian fluctuations ``[frames, n_bins]`` with lag-1 correlation ``rho``.
@@ -207,10 +220,7 @@ def texture_noise(frames: int, n_bins: int, rho: float, generator: torch.Generat
     burn = int(np.ceil(np.log(1e-3) / np.log(a))) if a > 0 else 0  # start-up of the recursion
     white = torch.randn(frames + burn, bands, generator=generator)
     if a > 0:  # AR(1) with unit variance: e[t] = a e[t-1] + sqrt(1 - a^2) w[t]
-        from scipy.signal import lfilter
-
-        white = torch.as_tensor(lfilter([np.sqrt(1.0 - a * a)], [1.0, -a], white.numpy(), axis=0),
-                                dtype=torch.float32)[burn:]
+        white = torch.from_numpy(ar1(white.numpy(), a))[burn:]
     if bands == n_bins:
         return white
     lo, w, norm = _band_interpolation(n_bins, bands)
