@@ -1,6 +1,6 @@
 """Solo transfer speed per stage (x real time) on CPU, and peak memory for a long solo.
 
-    python benchmarks/solo_transfer.py                  # 30 s solo, 2 threads, + 10-minute memory run
+    python benchmarks/solo_transfer.py                  # 30 s solo (API stages, CLI), 2 threads, + 10-minute memory run
     python benchmarks/solo_transfer.py --long-minutes 0  # skip the long run
     python benchmarks/solo_transfer.py --long-minutes 0 --model OTHER.pt   # another model file
 """
@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -48,11 +47,11 @@ def stages(seconds: float, target: str, model_path: str | None = None) -> None:
     cond = model.conditioning(midi, logmag.shape[0])
     t0 = time.perf_counter()
     out = model.convert(logmag, "Violin", target, cond, envelope="input", max_boost_db=SOLO_MAX_BOOST_DB,
-                        envelope_smooth=1)  # as TimbreModel.transfer_solo
+                        envelope_smooth=1, slice_hop=model.solo_slice_hop)  # as TimbreModel.stream_solo
     t["encode/decode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model.render(out, len(audio), sr)
-    t["inversion (PGHI + 32 GL)"] = time.perf_counter() - t0
+    t[f"inversion (PGHI + {fe.config.gl_iters} GL)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model.transfer_solo(audio, sr, source="Violin", targets=[target])
     t["end to end (one target)"] = time.perf_counter() - t0
@@ -62,34 +61,55 @@ def stages(seconds: float, target: str, model_path: str | None = None) -> None:
         print(f"{k:<28} {v:>8.2f} {seconds / v:>12.1f}")
 
 
-LONG = """
-import json, resource, time, warnings, torch
-warnings.simplefilter("ignore")
-torch.set_num_threads({threads})
-import sys; sys.path.insert(0, {bench!r})
-from solo_transfer import solo
-from move.transfer import TRACK_DECIMATE, load_model
-model = load_model()
-audio = solo({seconds})
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter()
-out = model.transfer_solo(audio, 22050, source="Violin", targets=["Flute"]).outputs["Flute"]
-dt = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": dt, "peak_mb": peak / 1024, "before_mb": base / 1024,
-                  "audio_mb": audio.nbytes / 2**20, "ok": len(out) == len(audio)}}))
-"""
-
-
 def long_run(minutes: float, threads: int) -> None:
+    """Peak resident memory of ``move transfer`` on a solo file of ``minutes`` (the whole
+    process: Python, torch, the model, the input, pitch tracking, the streamed output)."""
+    import os
+    import tempfile
     from pathlib import Path
 
-    code = LONG.format(threads=threads, bench=str(Path(__file__).parent), seconds=minutes * 60)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    r = json.loads(res.stdout.strip().splitlines()[-1])
-    print(f"\n{minutes:.0f}-minute solo -> Flute: {r['seconds']:.1f} s ({minutes * 60 / r['seconds']:.1f}x "
-          f"real time), peak resident memory {r['peak_mb']:.0f} MB (process before the transfer "
-          f"{r['before_mb']:.0f} MB; the input itself {r['audio_mb']:.0f} MB); length preserved: {r['ok']}")
+    from move.audio.io import write_audio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "solo.wav", Path(tmp) / "out.wav"
+        write_audio(src, solo(minutes * 60), 22050)
+        cmd = [sys.executable, "-c", "import resource, sys; from move.cli import main; code = main(sys.argv[1:]); "
+               "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)",
+               "--threads", str(threads), "transfer", str(src), "--from", "violin", "--to", "flute", "--out", str(dst)]
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        dt = time.perf_counter() - t0
+        if res.returncode:
+            raise SystemExit(res.stderr)
+        peak = int(res.stdout.split("PEAK")[-1].split()[0]) / 1024
+        import soundfile as sf
+
+        ok = sf.info(str(dst)).frames == sf.info(str(src)).frames
+    print(f"\n{minutes:g}-minute solo, move transfer -> Flute: {dt:.1f} s ({minutes * 60 / dt:.1f}x real time, "
+          f"start-up included), peak resident memory {peak:.0f} MB; length preserved: {ok}")
+
+
+def cli_run(seconds: float, threads: int) -> None:
+    """Wall time of ``move transfer`` on a solo file of ``seconds``, start-up included."""
+    import tempfile
+    from pathlib import Path
+
+    from move.audio.io import write_audio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "solo.wav"
+        write_audio(src, solo(seconds), 22050)
+        cmd = [sys.executable, "-m", "move.cli", "--threads", str(threads), "transfer", str(src), "--from", "violin", "--to", "flute",
+               "--out", str(Path(tmp) / "out.wav")]
+        subprocess.run(cmd, capture_output=True, check=True)  # warm the file cache and numba's
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times.append(time.perf_counter() - t0)
+    best = float(np.median(times))
+    print(f"\nmove transfer, {seconds:.0f} s solo file -> Flute, start-up included: {best:.2f} s "
+          f"({seconds / best:.1f}x real time, median of 3)")
 
 
 def main() -> None:
@@ -103,6 +123,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     torch.set_num_threads(args.threads)
     stages(args.seconds, args.target, args.model)
+    if not args.model:
+        cli_run(args.seconds, args.threads)
     if args.long_minutes > 0:
         long_run(args.long_minutes, args.threads)
 

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin
 
 import pytest
 
@@ -129,7 +129,7 @@ def check_media(drv, base: str, folder: Path, page: str = "index.html") -> dict[
     audio = [m for m in media["audio"] if not (m[3] == 0 and m[1] >= 1 and m[2] > 0)]
     assert not (images or audio), (f"images that did not load: {images}; audio without a duration "
                                    f"(src, readyState, duration, error): {audio}")
-    missing = [ref for ref in page_refs(folder / page) if _status(f"{base}/{ref}") != 200]
+    missing = [ref for ref in page_refs(folder / page) if _status(urljoin(f"{base}/{page}", ref)) != 200]
     assert not missing, f"links that are not served: {missing}"
     return {"images": {unquote(src): width for src, width in media["images"]},
             "audio": {unquote(src): duration for src, _, duration, _ in media["audio"]}}

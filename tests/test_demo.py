@@ -14,9 +14,14 @@ from move.transfer import load_model
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """One demo run (about a minute) shared by the tests of its page; evaluation: test_evaluate.py."""
-    out = tmp_path_factory.mktemp("demo")
-    return run_demo(out, log=lambda m: None, report=False)
+    """One whole demo run (about 70 s on 2 cores) shared by the tests of its page, with its
+    evaluation report cached in a folder of its own."""
+    out, cache = tmp_path_factory.mktemp("demo"), tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOVE_CACHE", str(cache))
+        messages: list[str] = []
+        index = run_demo(out, log=messages.append)
+    return index, messages, cache
 
 
 def test_default_model_is_shipped_and_loads():
@@ -26,7 +31,8 @@ def test_default_model_is_shipped_and_loads():
 
 
 def test_demo_writes_page_audio_and_figures(demo):
-    out, html = demo.parent, demo.read_text()
+    index, messages, _ = demo
+    out, html = index.parent, index.read_text()
     notes = example_notes()
     assert len(notes) == 4 and sum("#" in n.stem for n in notes) == 2
     wavs = re.findall(r"<audio controls preload='none' src='([^']+)'", html)
@@ -46,13 +52,33 @@ def test_demo_writes_page_audio_and_figures(demo):
     assert res.frames == src.frames and res.samplerate == 22050
 
 
+def test_demo_reports_progress_and_caches_its_evaluation(demo, tmp_path, monkeypatch):
+    index, messages, cache = demo
+    html = index.read_text()
+    # the page with the note and solo transfers is announced before the slower sections
+    ready = next(i for i, m in enumerate(messages) if m.startswith("page with the note and solo transfers"))
+    assert ready < next(i for i, m in enumerate(messages) if m.startswith("latent synthesis paths"))
+    assert "More sections are on their way" not in html  # the final page
+    assert "href='report/index.html'" in html and (index.parent / "report" / "metrics.json").is_file()
+    assert not (index.parent / "data").exists()  # rendered notes removed
+    # a second demo takes the report from the cache instead of evaluating again
+    from move.demo import evaluation_report
+
+    monkeypatch.setenv("MOVE_CACHE", str(cache))
+    again: list[str] = []
+    section = evaluation_report(load_model(), tmp_path, again.append)
+    assert any("from the cache" in m for m in again) and (tmp_path / "report" / "index.html").is_file()
+    assert section.table[1][0] == "classifier accuracy on held-out real notes"
+
+
 @needs_chromium
 def test_demo_page_loads_in_headless_chromium(demo, tmp_path):
-    out = demo.parent
+    out = demo[0].parent
     drv = driver(tmp_path / "profile")
     try:
         with serve(out) as base:
             media = check_media(drv, base, out)  # every image loads, every clip has a duration
+            report = check_media(drv, base, out, "report/index.html")  # the linked evaluation report
     finally:
         drv.quit()
     assert len(media["audio"]) == 4 * 5 + 4 + 6 + 4 * 3
@@ -61,3 +87,4 @@ def test_demo_page_loads_in_headless_chromium(demo, tmp_path):
         assert media["images"][f"transfers/{note.stem}.png"] > 0
         assert media["audio"][f"transfers/{note.stem}_input.wav"] > 0.5
         assert media["audio"][f"roundtrip/{note.stem}.wav"] > 0.5
+    assert len(report["images"]) >= 5 and len(report["audio"]) >= 8

@@ -5,6 +5,8 @@ Writes audio, spectrogram PNGs and an ``index.html`` with audio players into one
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import time
@@ -88,21 +90,42 @@ def synthesis_paths(model: TimbreModel, out: Path, log: Callable[[str], None]) -
     )
 
 
-def evaluation_report(model: TimbreModel, out: Path, log: Callable[[str], None]) -> Section:
+def report_cache_dir() -> Path:
+    """Where evaluation reports of model files are kept between demo runs:
+    ``$MOVE_CACHE`` or ``$XDG_CACHE_HOME/move`` (default ``~/.cache/move``)."""
+    root = os.environ.get("MOVE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "move"
+    return Path(root) / "demo-reports"
+
+
+def _model_key(path: Path) -> str:
+    """Content hash of a model file and the ``move`` version (a new release re-evaluates)."""
+    from move import __version__
+
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
+    return f"{digest}-{__version__}"
+
+
+def evaluation_report(model: TimbreModel, out: Path, log: Callable[[str], None], *,
+                      model_path: Path | None = None) -> Section:
     """Evaluate the default model on held-out built-in notes; link the report page.
 
     The notes are rendered exactly as for training (same note set, so the same seeded
-    note-level split): the test-split notes were never seen by the model.
+    note-level split): the test-split notes were never seen by the model. The report
+    (without the latent-space section: ``move evaluate`` has it) is kept in
+    :func:`report_cache_dir` under the model file's hash, so that later demos copy it
+    instead of evaluating again (about 45 s on 2 cores).
     """
-    from move.data.prepare import PrepareConfig, prepare_dataset
-    from move.data.render import render_database
-    from move.evaluate.report import evaluate
-    notes, prepared = out / "data" / "notes", out / "data" / "prepared"
-    render_database(notes, instruments=model.instruments, subtype="PCM_16", progress=False)
-    prepare_dataset(notes, prepared, PrepareConfig(slice_hop=8), progress=False, warn=log)
-    metrics = evaluate(None, prepared, out / "report", max_notes=2, progress=False,
-                       log=lambda m: None)
-    shutil.rmtree(out / "data")  # ~300 MB of rendered notes and frames; the report keeps its examples
+    from move.transfer import DEFAULT_MODEL
+
+    cached = report_cache_dir() / _model_key(model_path or DEFAULT_MODEL)
+    if (cached / "metrics.json").is_file():
+        log(f"  evaluation report from the cache ({cached})")
+    else:
+        _evaluate_into(model, cached, out / "data", log)
+    if (out / "report").exists():
+        shutil.rmtree(out / "report")
+    shutil.copytree(cached, out / "report")
+    metrics = json.loads((cached / "metrics.json").read_text())
     log("  report written: report/index.html")
     text = ["The default model evaluated on 2 held-out notes per instrument (the full "
             "evaluation is `move evaluate`, see docs/evaluation.md)."]
@@ -122,6 +145,28 @@ def evaluation_report(model: TimbreModel, out: Path, log: Callable[[str], None])
     ]
     return Section("Evaluation report", text=text, table=rows,
                    extra_html=f"<p>{link('report/index.html', 'Open the evaluation report')}</p>")
+
+
+def _evaluate_into(model: TimbreModel, dest: Path, work: Path, log: Callable[[str], None]) -> None:
+    """Render, prepare and evaluate held-out notes into report folder ``dest`` (atomically)."""
+    from move.data.prepare import PrepareConfig, prepare_dataset
+    from move.data.render import render_database
+    from move.evaluate.report import evaluate
+
+    notes, prepared = work / "notes", work / "prepared"
+    log("  rendering the built-in notes of its instruments")
+    render_database(notes, instruments=model.instruments, subtype="PCM_16", progress=False)
+    frames = model.n_frames  # slices as the model's (the shipped model: 8 frames)
+    prepare_dataset(notes, prepared, PrepareConfig(slice_frames=frames, slice_hop=frames), progress=False, warn=log)
+    log("  evaluating 2 held-out notes per instrument (about 45 s; kept for the next demo)")
+    tmp = dest.with_name(dest.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    evaluate(None, prepared, tmp, max_notes=2, progress=False, latent=False, log=lambda m: None)
+    shutil.rmtree(work)  # ~300 MB of rendered notes and frames; the report keeps its examples
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)
 
 
 def frontend_roundtrips(out: Path, notes: list[Path], log: Callable[[str], None]) -> Section:
@@ -206,23 +251,33 @@ def run_demo(out: str | os.PathLike, log: Callable[[str], None] = print, *,
              report: bool = True) -> Path:
     """Run the demo into folder ``out``; returns the path of its ``index.html``.
 
-    ``report=False`` leaves out the evaluation report (rendering and evaluating held-out
-    notes takes most of the demo's time; the tests cover it separately).
+    The page is written after each section, so that the note and solo transfers can be
+    opened while the rest is made. ``report=False`` leaves out the evaluation report
+    (rendering and evaluating held-out notes takes most of a first demo's time; the
+    tests cover it separately).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     notes = example_notes()
+    index = out / "index.html"
+    sections: list[Section] = []
+
+    def add(section: Section, last: bool = False) -> None:
+        sections.append(section)
+        intro = "Generated by `make demo`." + ("" if last else " More sections are on their way: reload.")
+        write_page(index, "move demo", sections, intro=intro)
+
     log(f"note transfers of {len(notes)} example notes with the default model")
     model = load_model()
-    sections = [note_transfers(model, out, notes, log)]
+    add(note_transfers(model, out, notes, log))
     log("solo transfer of an example solo")
-    sections.append(solo_transfers(model, out, log))
+    add(solo_transfers(model, out, log))
+    log(f"page with the note and solo transfers: {index}")
     log("latent synthesis paths")
-    sections.append(synthesis_paths(model, out, log))
+    add(synthesis_paths(model, out, log))
     log(f"front-end round trips of {len(notes)} example notes")
-    sections.append(frontend_roundtrips(out, notes, log))
+    add(frontend_roundtrips(out, notes, log), last=not report)
     if report:
         log("evaluation of the default model on held-out notes")
-        sections.append(evaluation_report(model, out, log))
-    return write_page(out / "index.html", "move demo", sections,
-                      intro="Generated by `make demo`.")
+        add(evaluation_report(model, out, log), last=True)
+    return index

@@ -145,6 +145,9 @@ def frontend_config(name: str, **overrides: Any) -> FrontendConfig:
     return replace(_PRESETS[name], **overrides)
 
 
+#: Fields of :class:`FrontendConfig` that only the inversion uses: data analysed with one
+#: value serves a model with another.
+INVERSION_FIELDS = ("gl_iters", "gl_momentum")
 _INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "n_bins", "gl_iters")
 _FLOAT_FIELDS = ("fmin", "fmax", "log_floor", "gl_momentum")
 

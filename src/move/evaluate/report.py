@@ -286,9 +286,11 @@ def _pitch_ranges(model, ds: PreparedDataset, instruments: Sequence[str]) -> dic
 
 def _check_inputs(model, ds: PreparedDataset, data_dir: Path) -> list[str]:
     """The model's instruments present in the dataset (at least two), front ends checked."""
+    from move.audio.frontend import INVERSION_FIELDS
+
     model_fe = to_dict(model.frontend.config)
     data_fe = dict(ds.meta["frontend"]["config"])
-    diff = sorted(k for k in model_fe if model_fe.get(k) != data_fe.get(k))
+    diff = sorted(k for k in model_fe if model_fe.get(k) != data_fe.get(k) and k not in INVERSION_FIELDS)
     if diff:
         raise ConfigError(
             f"{data_dir}: prepared with another front end than the model's "
