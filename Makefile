@@ -21,8 +21,10 @@ $(TEST_STAMP): $(STAMP)
 	bash scripts/setup.sh --test
 	touch $(TEST_STAMP)
 
+# ruff, then the import contracts in .importlinter (audio a leaf, applications on top).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 test: lint $(TEST_STAMP)
 	$(BIN)/python -m pytest

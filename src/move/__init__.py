@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from move._version import __version__
 from move.errors import MoveError
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time see __getattr__
     from move.audio.io import SAMPLE_RATE, load_audio, write_audio

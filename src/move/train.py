@@ -715,7 +715,9 @@ def train(
         num_sanity_val_steps=0,
     )
     t0 = time.perf_counter()
-    trainer.fit(task, ckpt_path=str(last) if resume else None)
+    # weights_only=True: resuming restores tensors and plain values only; no code stored in
+    # the checkpoint runs, whatever torch's default (needs lightning>=2.6).
+    trainer.fit(task, ckpt_path=str(last) if resume else None, weights_only=True)
     elapsed = time.perf_counter() - t0
     if cfg.texture and trainer.is_global_zero:
         add_texture(run_dir / "model.pt", ds)

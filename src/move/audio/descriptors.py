@@ -15,11 +15,11 @@ features: Hann window, centred frames, zero padding) and hands it over.
 Definitions
 -----------
 ``centroid`` (Hz), ``bandwidth`` (Hz), ``rolloff`` (Hz), ``flatness`` (unitless)
-    The formulas of :func:`librosa.feature.spectral_centroid`,
+    Computed by :func:`librosa.feature.spectral_centroid`,
     :func:`~librosa.feature.spectral_bandwidth` (``p=2``, normalised),
     :func:`~librosa.feature.spectral_rolloff` (``roll_percent=0.85``) and
-    :func:`~librosa.feature.spectral_flatness` (``power=2``, ``amin=1e-10``), evaluated on
-    the magnitudes as given. From audio they equal librosa's values frame for frame. On a
+    :func:`~librosa.feature.spectral_flatness` (``power=2``, ``amin=1e-10``) on the
+    magnitudes as given and their frequency grid. From audio they equal librosa's values frame for frame. On a
     non-uniform grid (mel bands) the sums run over bands, without bandwidth weighting, and
     the ``amin`` floor of the flatness applies to ``mag ** 2`` in the units given.
 ``loudness`` (dB)
@@ -396,23 +396,25 @@ def descriptors_from_magnitudes(
 
     out: dict[str, np.ndarray] = {}
     wanted = set(names)
-    total = mag.sum(axis=1)
-    if wanted & {"centroid", "bandwidth"}:
-        # librosa.util.normalize(norm=1) leaves all-zero frames at zero
-        p = mag / np.where(total > 0, total, 1.0)[:, None]
-        centroid = p @ freqs
-        if "centroid" in wanted:
-            out["centroid"] = centroid
-        if "bandwidth" in wanted:
-            dev = (freqs[None, :] - centroid[:, None]) ** 2
-            out["bandwidth"] = np.sqrt(np.einsum("fk,fk->f", p, dev))
-    if "flatness" in wanted:
-        floored = np.maximum(power, _FLATNESS_AMIN)
-        out["flatness"] = np.exp(np.log(floored).mean(axis=1)) / floored.mean(axis=1)
-    if "rolloff" in wanted:
-        cum = np.cumsum(mag, axis=1)
-        idx = np.argmax(cum >= _ROLL_PERCENT * cum[:, -1:], axis=1)
-        out["rolloff"] = freqs[idx]
+    if wanted & {"centroid", "bandwidth", "rolloff", "flatness"}:
+        import librosa  # its own features, on the magnitudes as given and their frequency grid
+
+        spec = mag.T
+        if wanted & {"centroid", "bandwidth"}:
+            centroid = librosa.feature.spectral_centroid(S=spec, freq=freqs)
+            out["centroid"] = centroid[0]
+            if "bandwidth" in wanted:
+                out["bandwidth"] = librosa.feature.spectral_bandwidth(
+                    S=spec, freq=freqs, centroid=centroid
+                )[0]
+        if "flatness" in wanted:
+            out["flatness"] = librosa.feature.spectral_flatness(
+                S=spec, power=2.0, amin=_FLATNESS_AMIN
+            )[0]
+        if "rolloff" in wanted:
+            out["rolloff"] = librosa.feature.spectral_rolloff(
+                S=spec, freq=freqs, roll_percent=_ROLL_PERCENT
+            )[0]
     if "loudness" in wanted:
         import librosa
 

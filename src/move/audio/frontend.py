@@ -647,7 +647,7 @@ def roundtrip(
     {'spectral_convergence': 0.012, 'log_spectral_distance': 1.9, 'seconds': 0.05, ...}
     """
     from move.audio.io import load_audio, write_audio
-    from move.evaluate.metrics import log_spectral_distance, spectral_convergence
+    from move.audio.metrics import log_spectral_distance, spectral_convergence
 
     fe = frontend if isinstance(frontend, Frontend) else make_frontend(frontend)
     audio, sr = load_audio(path, fe.config.sample_rate)

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from move.audio.io import SAMPLE_RATE, resample
-from move.data.instruments import parse_pitch
 from move.errors import AudioError, ConfigError, LabelError
+from move.notes import parse_pitch
 
 __all__ = [
     "PitchTrack",

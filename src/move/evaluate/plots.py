@@ -13,9 +13,20 @@ from move.config import atomic_write_bytes
 
 
 def _pyplot():
+    """``matplotlib.pyplot``, on the Agg backend only when nobody chose a backend.
+
+    A backend chosen before (``MPLBACKEND``, ``matplotlib.use``, a notebook's inline
+    backend, an already imported pyplot) is kept; figures are saved to files and closed,
+    so they need no window.
+    """
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
+    if "matplotlib.pyplot" not in sys.modules:
+        chosen = getattr(matplotlib.rcParams, "_get_backend_or_none", lambda: "unknown")()
+        if chosen is None:
+            matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -55,7 +55,7 @@ def bundle_to_dict(bundle: ModelBundle, half: bool = False) -> dict[str, Any]:
         k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
         for k, v in bundle.model.state_dict().items()
     }
-    from move import __version__
+    from move._version import __version__
 
     return {
         "format": FORMAT,
@@ -202,8 +202,8 @@ def describe_model(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _describe(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    from move import __version__
-    from move.data.instruments import note_name
+    from move._version import __version__
+    from move.notes import note_name
 
     mcfg = dict(data.get("model_config") or {})
     fcfg = dict((data.get("frontend") or {}).get("config") or {})
