@@ -65,6 +65,7 @@ import torch
 from torch import Tensor
 
 from move.config import write_json
+from move.engine import OverlapAdd, SliceGrid
 from move.errors import ConfigError
 
 #: A decoder: latent points ``[n, d]`` -> decoded outputs ``[n, ...]`` (one per point).
@@ -577,31 +578,20 @@ def path_audio(
         )
     inst = model.instruments.index(model.instrument(instrument))
     conds = [_condition(model, p) for p in _pitch_list(pitches)]
-    step = model.slice_hop
-    pad_front = nf - step
-    total = frames + 2 * pad_front
-    total += (-(total - nf)) % step
-    starts = np.arange(0, total - nf + 1, step)
-    centres = starts + nf / 2.0 - pad_front  # in output frames (may fall outside)
+    grid = SliceGrid.cover(frames, nf, model.slice_hop)
+    centres = grid.starts + nf / 2.0 - grid.pad_front  # in output frames (may fall outside)
     tpos = np.clip(centres / max(frames - 1, 1), 0.0, 1.0)
     z_all = torch.as_tensor(_resample_path(pts, tpos), dtype=torch.float32)
     seg = np.minimum((tpos * len(conds)).astype(np.int64), len(conds) - 1)
     pc_all = torch.as_tensor([conds[s][1] for s in seg], dtype=torch.long)
     oc_all = torch.as_tensor([conds[s][2] for s in seg], dtype=torch.long)
     device = model.device
-    window = torch.hann_window(nf + 2, periodic=False, dtype=torch.float32)[1:-1].to(device)
-    out = torch.zeros(total, fe.n_bins, device=device)
-    weight = torch.zeros(total, 1, device=device)
-    for b0 in range(0, len(starts), batch_size):
-        s = starts[b0 : b0 + batch_size]
-        idx = torch.as_tensor(s[:, None] + np.arange(nf)[None, :], device=device)
-        dec = net.decode(
-            z_all[b0 : b0 + batch_size].to(device), inst,
-            pc_all[b0 : b0 + batch_size].to(device), oc_all[b0 : b0 + batch_size].to(device),
-        )
-        out.index_add_(0, idx.reshape(-1), (dec * window[None, :, None]).reshape(-1, fe.n_bins))
-        weight.index_add_(0, idx.reshape(-1), window.repeat(len(s))[:, None])
-    y = (out / weight.clamp_min(1e-6))[pad_front : pad_front + frames]
+    joined = OverlapAdd(grid, fe.n_bins, device)
+    for b0, s in zip(range(0, len(grid.starts), batch_size), grid.batches(batch_size)):
+        batch = slice(b0, b0 + batch_size)
+        dec = net.decode(z_all[batch].to(device), inst, pc_all[batch].to(device), oc_all[batch].to(device))
+        joined.add(s, dec)
+    y = joined.result()
     logmag = fe.denormalize(y.cpu())
     audio = model.render(logmag, n_samples, sr)
     fade = min(int(round(FADE_S * sr)), n_samples // 2)

@@ -29,17 +29,28 @@ import torch
 
 from move.audio.io import SAMPLE_RATE, load_audio, resample, write_audio
 from move.data.instruments import canonical_instrument, note_name, octave, parse_pitch, pitch_class
+from move.engine import (  # noqa: F401  (re-exported: part of move.transfer's API)
+    ENVELOPE_PEAK_SECONDS,
+    GATE_DB,
+    INVERT_CHUNK_SECONDS,
+    INVERT_OVERLAP_SECONDS,
+    JOIN_RISE_SECONDS,
+    OverlapAdd,
+    OverlapJoin,
+    SliceGrid,
+    chunk_spans,
+    follow_envelope,
+    frame_level,
+    gate_gain,
+    invert_chunked,
+    join_frames,
+    peak_level,
+    scale_magnitudes,
+)
 from move.errors import AudioError, CheckpointError, ConfigError, LabelError
 from move.model.checkpoint import ModelBundle, load_model_file
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
-#: Longest spectrogram (in seconds) inverted in one piece; solos are decoded, inverted and
-#: written piece by piece (:meth:`TimbreModel.stream_solo`): the memory a piece needs
-#: grows with its length (some 5.5 MB per second, measured on a 10-minute solo: peak
-#: 695 MB with 30 s pieces, 559 MB with 10 s), its overlap costs 1 s of work per piece.
-INVERT_CHUNK_SECONDS = 10.0
-#: Overlap of consecutive inversion chunks; the cross-fade is its middle half.
-INVERT_OVERLAP_SECONDS = 1.0
 #: Pitch is tracked every this many front-end frames (23 ms at the default hop): pYIN is
 #: the slowest stage and slices are 186 ms long.
 TRACK_DECIMATE = 2
@@ -53,8 +64,6 @@ SLICE_HOP = 4
 #: input's instead of 0.92 x, pitch kept; notes keep the quarter slice (their attacks:
 #: 5 ms closer to the input's on 24 held-out notes).
 SOLO_SLICE_HOP = 8
-#: Input frames more than this many dB under the file's peak are gated to the input.
-GATE_DB = 60.0
 #: Frame levels of transferred and reconstructed notes: the input's (its attack and
 #: dynamics; measured in docs/fidelity.md: attack errors 1-3 ms instead of 19-56 ms, the
 #: same identity). Solos always follow the input's.
@@ -300,55 +309,33 @@ class TimbreModel:
         src = self.instruments.index(self.instrument(source))
         tgt = src if target is None else self.instruments.index(self.instrument(target))
         x = fe.normalize(logmag.float()).to(self.device)
-        # pad so that every frame is covered by n / SLICE_HOP slices
-        hop = slice_hop or self.slice_hop
-        pad_front = n - hop
-        total = frames + 2 * pad_front
-        total += (-(total - n)) % hop
+        grid = SliceGrid.cover(frames, n, slice_hop or self.slice_hop)
         floor = fe.normalize(torch.full((1, fe.n_bins), float(np.log(fe.config.log_floor))))[0]
-        xp = floor.to(self.device).expand(total, -1).clone()
-        xp[pad_front : pad_front + frames] = x
-        pc = np.zeros(total, dtype=np.int64)
-        oc = np.zeros(total, dtype=np.int64)
-        pc[pad_front : pad_front + frames] = cond.pitch_class
-        oc[pad_front : pad_front + frames] = cond.octave_index
-        pc[:pad_front], oc[:pad_front] = cond.pitch_class[:1], cond.octave_index[:1]
-        pc[pad_front + frames :], oc[pad_front + frames :] = cond.pitch_class[-1:], cond.octave_index[-1:]
-        shift = np.zeros(total, dtype=np.int64)  # octaves the decoder is moved up
+        xp = grid.pad(x, fill=floor.to(self.device))
+        pc, oc = grid.pad(cond.pitch_class), grid.pad(cond.octave_index)
+        shift = np.zeros(grid.total, dtype=np.int64)  # octaves the decoder is moved up
         if target is not None and out_of_range == "transpose":
-            k = self.register_shift(self.instruments[tgt], self.frame_midi(cond))
-            shift[pad_front : pad_front + frames] = k
-            shift[:pad_front], shift[pad_front + frames :] = k[0], k[-1]
+            shift = grid.pad(self.register_shift(self.instruments[tgt], self.frame_midi(cond)))
         oc_dec = np.clip(oc + shift, 0, len(self.octaves) - 1)
-        starts = np.arange(0, total - n + 1, hop)
-        window = torch.hann_window(n + 2, periodic=False, device=self.device)[1:-1]
-        out = torch.zeros(total, fe.n_bins, device=self.device)
-        weight = torch.zeros(total, 1, device=self.device)
-        for b0 in range(0, len(starts), batch_size):
-            s = starts[b0 : b0 + batch_size]
-            idx = torch.as_tensor(s[:, None] + np.arange(n)[None, :], device=self.device)
-            slices = xp[idx]
-            centre = s + n // 2
+        key = torch.as_tensor(pc * 16 + oc, device=self.device)
+        joined = OverlapAdd(grid, fe.n_bins, self.device)
+        for s in grid.batches(batch_size):
+            idx, centre = grid.indices(s, self.device), grid.centres(s)
             p = torch.as_tensor(pc[centre], device=self.device)
             o = torch.as_tensor(oc[centre], device=self.device)
-            si = torch.full((len(s),), src, device=self.device)
-            ti = torch.full((len(s),), tgt, device=self.device)
-            mu, _ = m.encode(slices, si, p, o)
-            dec = m.decode(mu, ti, p, torch.as_tensor(oc_dec[centre], device=self.device))
+            mu, _ = m.encode(xp[idx], torch.full((len(s),), src, device=self.device), p, o)
+            dec = m.decode(mu, torch.full((len(s),), tgt, device=self.device), p,
+                           torch.as_tensor(oc_dec[centre], device=self.device))
             moved = np.flatnonzero(shift[centre])
             if moved.size:  # decoded octaves away from the true pitch: move them back
                 sel = torch.as_tensor(moved, device=self.device)
                 back = torch.as_tensor(-shift[centre][moved], dtype=torch.float32)
-                lm = fe.transpose(fe.denormalize(dec[sel]), back)
-                dec[sel] = fe.normalize(lm).to(self.device)
+                dec[sel] = fe.normalize(fe.transpose(fe.denormalize(dec[sel]), back)).to(self.device)
             # a frame takes its sound from the slices conditioned on its own pitch
-            key = torch.as_tensor(pc * 16 + oc, device=self.device)
             same = key[idx] == key[torch.as_tensor(centre, device=self.device)][:, None]
-            w = window[None, :] * torch.where(same, 1.0, 1e-3)
-            out.index_add_(0, idx.reshape(-1), (dec * w[:, :, None]).reshape(-1, fe.n_bins))
-            weight.index_add_(0, idx.reshape(-1), w.reshape(-1, 1))
-        y = out / weight.clamp_min(1e-6)
-        y = fe.denormalize(y[pad_front : pad_front + frames].cpu())
+            joined.add(s, dec, torch.where(same, 1.0, 1e-3))
+        y = joined.result()
+        y = fe.denormalize(y.cpu())
         # gains and texture scale the magnitudes, not the compression's floor (which a lift
         # would raise into a broadband line at the joins between notes, docs/solos.md)
         log_floor = fe.config.log_floor
@@ -654,207 +641,6 @@ class TimbreModel:
                     out_sr: int | None = None) -> np.ndarray:
         """Decode a note with its own condition (see :meth:`transfer`)."""
         return self.transfer(audio, sr, source=source, target=None, pitch=pitch, out_sr=out_sr)
-
-
-def gate_gain(logmag: torch.Tensor, peak: float | None = None) -> torch.Tensor:
-    """Per-frame gain ``[frames]`` of the output gate: 0 for frames more than
-    :data:`GATE_DB` under the input's peak, rising to 1 over the 10 dB above.
-
-    ``peak`` is the loudest frame's :func:`peak_level` when ``logmag`` is a piece of a longer
-    input (default: that of ``logmag``)."""
-    level = peak_level(logmag)
-    peak = float(level.max()) if peak is None else float(peak)
-    gate_nat = GATE_DB / 20.0 * np.log(10.0)
-    fade_nat = 10.0 / 20.0 * np.log(10.0)
-    return ((level - (peak - gate_nat)) / fade_nat).clamp(0.0, 1.0)
-
-
-def peak_level(logmag: torch.Tensor) -> torch.Tensor:
-    """Level of each frame's loudest bin ``[frames]`` (the gate's measure, natural log)."""
-    return logmag.max(dim=1).values
-
-
-def frame_level(logmag: torch.Tensor) -> torch.Tensor:
-    """Log of each frame's L2 magnitude norm (natural-log magnitudes ``[frames, bins]``)."""
-    return 0.5 * torch.logsumexp(2.0 * logmag, dim=-1)
-
-
-def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int = 1,
-                    max_boost_db: float = 12.0, floor: float | None = None, peak_frames: int = 0,
-                    joins: np.ndarray | None = None) -> torch.Tensor:
-    """Scale each frame of ``output`` to the level of ``reference`` (log magnitudes).
-
-    Cuts are unlimited (rests and gaps stay quiet), boosts are limited to
-    ``max_boost_db``: a decoded frame far quieter than the input (a slice straddling a rest
-    and an onset) would otherwise have its noise floor raised into a broadband click.
-    ``smooth`` > 1 averages the gain over that many frames. With ``floor`` (the
-    compression's ``log_floor``) the gain scales the magnitudes above it
-    (:func:`scale_magnitudes`), not the floor itself. With ``peak_frames`` > 0, at the
-    frames where ``joins`` is true (boolean ``[frames]``, :func:`join_frames`; all when
-    ``None``), the gain's peaks narrower than ``2 * peak_frames + 1`` frames (the lift that
-    restores an onset the decoder smears) go only to the bins that carry the frame's level,
-    within :data:`ENVELOPE_FULL_DB` of its loudest; the quieter bins get the gain without
-    them (:func:`opening`), so the lift does not raise them above both notes as a
-    broadband line. Otherwise the spectral shape of each frame is unchanged.
-    """
-    gain = frame_level(reference) - frame_level(output)
-    gain = gain.clamp(max=max_boost_db / 20.0 * float(np.log(10.0)))
-    if smooth > 1:
-        kernel = torch.ones(1, 1, smooth) / smooth
-        gain = torch.nn.functional.conv1d(gain[None, None], kernel, padding=smooth // 2)[0, 0]
-        gain = gain[: output.shape[0]]
-    if peak_frames > 0:
-        base = opening(gain, peak_frames)
-        if joins is not None:
-            base = torch.where(torch.as_tensor(np.asarray(joins, dtype=bool)), base, gain)
-        below = output.max(dim=1, keepdim=True).values - output  # nepers under the loudest bin
-        full = (1.0 - below / (ENVELOPE_FULL_DB / 20.0 * float(np.log(10.0)))).clamp(0.0, 1.0)
-        gain = base[:, None] + (gain - base)[:, None] * full
-    else:
-        gain = gain[:, None]
-    return output + gain if floor is None else scale_magnitudes(output, gain, floor)
-
-
-#: Bins within this many dB of their frame's loudest take the envelope's whole gain at a
-#: join (:func:`follow_envelope`); those further down less, down to its opening at this depth.
-ENVELOPE_FULL_DB = 30.0
-#: Half-width (s) of the opening of the envelope's gain for the quiet bins: lifts shorter
-#: than about 150 ms do not reach them, within twice this of a join (:func:`join_frames`).
-#: Measured on the example solos' joins (docs/solos.md, "Joins between notes").
-ENVELOPE_PEAK_SECONDS = 0.07
-
-
-def scale_magnitudes(logmag: torch.Tensor, gain: torch.Tensor, floor: float) -> torch.Tensor:
-    """Compressed magnitudes ``log(m + floor)`` with ``m`` multiplied by ``exp(gain)``.
-
-    Adding ``gain`` to the compressed values would scale ``m + floor``: a lift raises bins
-    at the floor (nothing there) to ``floor * (exp(gain) - 1)``, as broad as the spectrum.
-    """
-    return torch.log((torch.exp(logmag) - floor).clamp_min(0.0) * torch.exp(gain) + floor)
-
-
-def opening(x: torch.Tensor, half: int) -> torch.Tensor:
-    """Morphological opening of ``x [frames]`` over ``2 * half + 1`` frames: its peaks
-    narrower than that are cut to their surroundings; dips and wider plateaus are kept.
-    Never above ``x``."""
-
-    def running(v: torch.Tensor, largest: bool) -> torch.Tensor:
-        padded = torch.nn.functional.pad(v[None, None], (half, half), mode="replicate")[0, 0]
-        windows = padded.unfold(0, 2 * half + 1, 1)
-        return windows.max(dim=1).values if largest else windows.min(dim=1).values
-
-    return running(running(x, False), True)
-
-
-def join_frames(labels: np.ndarray, level: np.ndarray, reach: int, rise: int) -> np.ndarray:
-    """Boolean ``[frames]``: the frames within ``reach`` frames of a join between notes: a
-    change of ``labels`` (the conditioning's pitch) or an onset, where ``level`` (the
-    input's, natural log) rose by more than :data:`JOIN_RISE_DB` over ``rise`` frames."""
-    labels, level = np.asarray(labels), np.asarray(level, dtype=np.float64)
-    join = np.zeros(len(labels), dtype=np.float64)
-    join[1:] = labels[1:] != labels[:-1]
-    if 0 < rise < len(level):
-        join[rise:] += level[rise:] - level[:-rise] > JOIN_RISE_DB / 20.0 * np.log(10.0)
-    return np.convolve(join, np.ones(2 * reach + 1))[reach : reach + len(join)] > 0
-
-
-#: An onset for :func:`join_frames`: the input's frame level rises by more than this many
-#: dB within :data:`JOIN_RISE_SECONDS` (3 frames).
-JOIN_RISE_DB = 6.0
-JOIN_RISE_SECONDS = 0.035
-
-
-def chunk_spans(n_frames: int, frontend) -> list[tuple[int, int]]:
-    """``(start, stop)`` frames of the pieces in which long spectrograms are inverted.
-
-    Up to :data:`INVERT_CHUNK_SECONDS` (plus the overlap) is one piece; longer ones are
-    cut into pieces of that length that overlap by :data:`INVERT_OVERLAP_SECONDS`.
-
-    Examples
-    --------
-    >>> fe = load_model().frontend
-    >>> chunk_spans(900, fe)
-    [(0, 900)]
-    >>> chunk_spans(2000, fe)
-    [(0, 947), (861, 1808), (1722, 2000)]
-    """
-    hop, sr = frontend.hop_length, frontend.config.sample_rate
-    chunk = int(INVERT_CHUNK_SECONDS * sr / hop)
-    overlap = int(INVERT_OVERLAP_SECONDS * sr / hop)
-    spans, start = [], 0
-    while True:
-        stop = n_frames if n_frames <= start + chunk + overlap else start + chunk + overlap
-        spans.append((start, stop))
-        if stop == n_frames:
-            return spans
-        start = stop - overlap
-
-
-class OverlapJoin:
-    """Joins audio pieces inverted from overlapping spans (:func:`chunk_spans`) into one
-    stream, with a short equal-power cross-fade at the quietest frame in the middle half
-    of each overlap (a rest or a note change when there is one), where differently
-    estimated phases matter least.
-
-    Feed the pieces in order to :meth:`add`; it returns the samples that are final, so
-    that a long output can be written as it is made.
-    """
-
-    def __init__(self, frontend, length: int) -> None:
-        sr = frontend.config.sample_rate
-        self.hop, self.length = frontend.hop_length, int(length)
-        self.overlap = int(INVERT_OVERLAP_SECONDS * sr / self.hop)
-        self.fade = max(2, int(0.02 * sr))  # 20 ms
-        self.ramp = np.sin(0.5 * np.pi * (np.arange(self.fade) + 0.5) / self.fade).astype(np.float32)
-        self.buf = np.zeros(0, dtype=np.float32)  # samples not yet returned, from buf_start on
-        self.buf_start = 0
-        self.pieces = 0
-
-    def add(self, piece: np.ndarray, span: tuple[int, int], level: np.ndarray, last: bool) -> np.ndarray:
-        """Add the audio ``piece`` of frames ``span``; ``level`` is the level of each of its
-        frames (any monotonic measure). Returns the samples now final (all the rest when
-        ``last``), ``length`` samples in all."""
-        start, stop = span
-        a = start * self.hop
-        piece = np.asarray(piece, dtype=np.float32)[: max(0, self.length - a)]
-        if self.pieces == 0:
-            self.buf = piece
-        else:
-            q = self.overlap // 4
-            quiet = start + q + int(np.argmin(level[q : self.overlap - q]))
-            keep_from = quiet * self.hop - self.fade // 2
-            k, p = keep_from - self.buf_start, keep_from - a
-            n = max(0, min(self.fade, len(piece) - p, len(self.buf) - k))
-            mixed = self.buf[k : k + n] * np.sqrt(1.0 - self.ramp[:n] ** 2) + piece[p : p + n] * self.ramp[:n]
-            self.buf = np.concatenate([self.buf[:k], mixed, piece[p + n :]])
-        self.pieces += 1
-        if last:
-            out, self.buf = self.buf, np.zeros(0, dtype=np.float32)
-            end = self.buf_start + len(out)
-            return np.pad(out, (0, self.length - end)) if end < self.length else out[: len(out) - (end - self.length)]
-        # the next cross-fade starts no earlier than a quarter into the next overlap
-        final = (stop - self.overlap + self.overlap // 4) * self.hop - self.fade // 2 - self.buf_start
-        out, self.buf = self.buf[:final], self.buf[final:]
-        self.buf_start += len(out)
-        return out
-
-
-def invert_chunked(frontend, logmag: torch.Tensor, length: int) -> np.ndarray:
-    """Magnitude-only inversion of ``logmag`` [frames, bins] to ``length`` samples.
-
-    Up to :data:`INVERT_CHUNK_SECONDS` are inverted in one piece; longer spectrograms in
-    overlapping pieces (:func:`chunk_spans`) joined by :class:`OverlapJoin`.
-    """
-    spans = chunk_spans(logmag.shape[0], frontend)
-    if len(spans) == 1:
-        return frontend.invert(logmag, length=length).numpy()
-    join, out = OverlapJoin(frontend, length), []
-    for i, (start, stop) in enumerate(spans):
-        seg_len = max(0, min(length - start * frontend.hop_length, (stop - start) * frontend.hop_length))
-        piece = frontend.invert(logmag[start:stop], length=seg_len).numpy()
-        out.append(join.add(piece, (start, stop), frame_level(logmag[start:stop].float()).numpy(),
-                            last=i == len(spans) - 1))
-    return np.concatenate(out)
 
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> TimbreModel:
