@@ -148,25 +148,26 @@ def cmd_data_roundtrip(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import shlex
 
-    from move.train import RunConfig, TrainConfig, train
+    from move.config import from_dict, given_options, read_json
+    from move.train import train
+    from move.train_config import RunConfig, TrainConfig
 
-    given = {
-        "preset": args.preset, "conditioning": args.conditioning, "max_epochs": args.max_epochs,
-        "batch_size": args.batch_size, "lr": args.lr, "mmd_weight": args.mmd_weight,
-        "beta_max": args.beta, "kl_warmup_epochs": args.kl_warmup_epochs, "seed": args.seed,
-        "translation": args.translation, "flux_weight": args.flux_weight,
-        "texture": False if args.no_texture else None,
-    }
-    cfg = TrainConfig(
-        instruments=tuple(_csv_list(args.instruments) or ()),
-        **{k: v for k, v in given.items() if v is not None},
-    )
-    run = RunConfig(
-        accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes,
-        precision=args.precision, max_minutes=args.max_minutes, progress=not args.no_progress,
-        val_every=args.val_every, checkpoint_every=args.checkpoint_every,
-    )
-    model_path = train(args.data, args.out, cfg, run, resume=args.resume,
+    saved: dict = {}
+    if args.config:  # a saved run's configs; options given on the command line win
+        path = Path(args.config)
+        path = path / "config.json" if path.is_dir() else path
+        if not path.is_file():
+            raise MoveError(f"{path}: no such run configuration (a run folder's config.json)")
+        saved = read_json(path)
+        if not isinstance(saved, dict) or "train" not in saved:
+            raise MoveError(f"{path}: not a move train config.json (no 'train' section)")
+    data = args.data or saved.get("data")
+    if not data:
+        raise MoveError("give --data PREPARED (or --config RUN/config.json, which names its data)")
+    cfg = from_dict(TrainConfig, {**saved.get("train", {}), **given_options(args, TrainConfig)})
+    run_saved = {k: v for k, v in saved.get("run", {}).items() if k in {f for f in RunConfig.__dataclass_fields__}}
+    run = from_dict(RunConfig, {**run_saved, **given_options(args, RunConfig)})
+    model_path = train(data, args.out, cfg, run, resume=args.resume,
                        command=shlex.join(["move", *args.argv]) if hasattr(args, "argv") else None)
     print(f"model written: {model_path}")
     return 0
@@ -298,6 +299,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from move import __version__
+    from move.config import add_config_options
+    from move.train_config import RunConfig, TrainConfig
 
     parser = argparse.ArgumentParser(
         prog="move",
@@ -347,37 +350,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output wav")
     p.set_defaults(func=cmd_data_roundtrip)
 
-    p = sub.add_parser("train", help="train a MoVE model on a prepared dataset")
-    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p = sub.add_parser("train", help="train a MoVE model on a prepared dataset",
+                       description="Every option below but --data, --out, --config and --resume is a field "
+                                   "of move.train_config.TrainConfig or RunConfig.")
+    p.add_argument("--data", help="prepared dataset folder (default with --config: the saved run's)")
     p.add_argument("--out", required=True, help="run folder (config, checkpoints, logs, model.pt)")
-    p.add_argument("--instruments", help="comma-separated instruments (default: all in the data)")
-    p.add_argument("--preset", help="model size: tiny (default), small, paper")
-    p.add_argument("--conditioning", choices=("film", "concat"), help="film (default) or concat")
-    p.add_argument("--translation", choices=("mmd", "adversarial", "none"),
-                   help="translation criterion: mmd (default, MoVE), adversarial (a discriminator "
-                        "per instrument) or none (plain conditional VAE)")
-    p.add_argument("--max-epochs", type=int, help="passes over the training slices")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop after this much time")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="Adam learning rate")
-    p.add_argument("--mmd-weight", type=float, help="weight of the MMD translation criterion")
-    p.add_argument("--beta", type=float, help="final KL weight")
-    p.add_argument("--kl-warmup-epochs", type=float, help="epochs of linear KL warm-up")
-    p.add_argument("--flux-weight", type=float,
-                   help="weight of the texture criterion: frame-to-frame change of reconstructions "
-                        "matched to the real slices' (default 0: off)")
-    p.add_argument("--no-texture", action="store_true",
-                   help="do not fit the frame-to-frame texture into model.pt when training ends")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu"))
-    p.add_argument("--devices", type=int, default=1, help="GPUs per node (DDP when > 1)")
-    p.add_argument("--num-nodes", type=int, default=1)
-    p.add_argument("--precision", default="auto", help="auto (bf16-mixed on GPU), 32-true, bf16-mixed")
+    p.add_argument("--config", help="train again with a saved run's configuration (RUN/config.json or RUN); "
+                                    "options given here override it")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs, batch jobs)")
-    p.add_argument("--val-every", type=int, default=1, help="validate every N epochs")
-    p.add_argument("--checkpoint-every", type=int, default=1,
-                   help="checkpoint and export model.pt every N epochs (and at the end)")
+    train_options = p.add_argument_group("what is trained (TrainConfig)")
+    add_config_options(train_options, TrainConfig, aliases={"beta_max": ("--beta",)})
+    run_options = p.add_argument_group("where it runs (RunConfig)")
+    add_config_options(run_options, RunConfig)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("transfer", help="transfer notes or solos to other instruments' timbres")

@@ -112,3 +112,78 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ConfigError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+# ------------------------------------------------------------------ command-line options
+def field_help(cls: type) -> dict[str, str]:
+    """One line of help per field, from the ``Attributes`` section of ``cls``'s docstring
+    (numpy style: ``name : type`` then indented text)."""
+    lines = (cls.__doc__ or "").splitlines()
+    out: dict[str, str] = {}
+    name = None
+    for line in lines:
+        text = line.strip()
+        if " : " in text and not line.startswith(" " * 8) and text.split(" : ")[0].isidentifier():
+            name = text.split(" : ")[0]
+            out[name] = ""
+        elif name and line.startswith(" " * 8) and text:
+            out[name] = (out[name] + " " + text).strip()
+        elif not text:
+            name = None
+    return {k: _plain(v) for k, v in out.items()}
+
+
+def _plain(text: str) -> str:
+    """reStructuredText roles and literals as plain text (``x`` -> x, :func:`~a.b` -> b)."""
+    import re
+
+    text = re.sub(r":\w+:`~?([^`]*)`", lambda m: m.group(1).split(".")[-1] if "~" in m.group(0) else m.group(1), text)
+    return text.replace("``", "")
+
+
+def _option_type(hint: str):
+    """The argparse ``type`` for a field's annotation (a string under postponed evaluation)."""
+    base = hint.replace(" | None", "").replace("None | ", "").strip()
+    return {"int": int, "float": float, "str": str}.get(base)
+
+
+def add_config_options(parser, cls: type, *, skip: tuple[str, ...] = (),
+                       aliases: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Add one ``--field-name`` option per field of dataclass ``cls`` to ``parser``.
+
+    The type, the default shown in the help, the choices (``field(metadata={"choices":
+    ...})``) and the help text (:func:`field_help`) all come from the dataclass, so the
+    command line cannot drift from the configuration. Every option defaults to ``None``
+    (not given): :func:`given_options` picks out the ones a user set. Booleans get
+    ``--name`` and ``--no-name``; tuples of strings take comma-separated values.
+    ``aliases`` maps a field to extra option strings (older spellings).
+    """
+    import argparse
+
+    helps = field_help(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flags = [f"--{f.name.replace('_', '-')}", *((aliases or {}).get(f.name, ()))]
+        text = helps.get(f.name, "").rstrip(".")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None,
+                                  "help": f"{text} (default: {shown if shown not in ('', ()) else 'none'})"}
+        hint = str(f.type)
+        if hint == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif hint.startswith("tuple"):
+            kwargs["type"] = lambda v: tuple(t.strip() for t in v.split(",") if t.strip())
+            kwargs["metavar"] = "A,B,..."
+        else:
+            kwargs["type"] = _option_type(hint) or str
+            if "choices" in f.metadata:
+                kwargs["choices"] = f.metadata["choices"]
+        parser.add_argument(*flags, **kwargs)
+
+
+def given_options(args: Any, cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` that were set on the command line (see :func:`add_config_options`)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+            if getattr(args, f.name, None) is not None}

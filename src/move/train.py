@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,92 +58,10 @@ from move.model.losses import (
     translation_mmd,
 )
 from move.model.move import MoVE
+from move.train_config import RunConfig, TrainConfig
 
 #: Translation criteria: MoVE's MMD, the UNIT-style adversarial baseline, none (plain CVAE).
 TRANSLATIONS: tuple[str, ...] = ("mmd", "adversarial", "none")
-
-
-@dataclass
-class TrainConfig:
-    """What is trained and how (saved in every run and checked on ``--resume``).
-
-    Attributes
-    ----------
-    preset : str
-        Model size preset (``tiny``, ``small``, ``paper``).
-    conditioning : str
-        ``film`` (MoVE) or ``concat`` (baseline).
-    instruments : tuple of str
-        Instruments to train on (empty: all instruments of the dataset).
-    max_epochs : int
-        Passes over the training slices.
-    batch_size : int
-        Slices per step.
-    lr : float
-        Adam learning rate.
-    beta_max : float
-        Final weight of the KL term.
-    kl_warmup_epochs : float
-        Epochs over which the KL weight rises linearly from 0 to ``beta_max``.
-    mmd_weight : float
-        Weight of the MMD translation criterion (0 disables it; used with
-        ``translation="mmd"`` only).
-    seed : int
-        Seed of initialisation and sampling.
-    grad_clip : float
-        Gradient norm clipping (0 disables it).
-    translation : str
-        Translation criterion: ``mmd`` (MoVE), ``adversarial`` (baseline: a discriminator
-        per target instrument, UNIT-style) or ``none`` (baseline: plain conditional VAE).
-    adv_weight : float
-        Weight of the generator's adversarial loss (``translation="adversarial"``).
-    disc_lr : float
-        Adam learning rate of the discriminators (betas 0.5, 0.999).
-    flux_weight : float
-        Weight of the texture criterion (:func:`~move.model.losses.flux_loss`: the amount
-        of frame-to-frame change of reconstructions against the real slices'); 0 disables it.
-    texture : bool
-        When training ends, measure the frame-to-frame texture the decoder leaves out, per
-        instrument, on the training notes, and store it in ``model.pt``
-        (:func:`move.texture.fit_texture`): inference adds it back.
-    """
-
-    preset: str = "tiny"
-    conditioning: str = "film"
-    instruments: tuple[str, ...] = ()
-    max_epochs: int = 50
-    batch_size: int = 128
-    lr: float = 1e-3
-    beta_max: float = 1.0
-    kl_warmup_epochs: float = 5.0
-    mmd_weight: float = 1000.0
-    seed: int = 0
-    grad_clip: float = 5.0
-    translation: str = "mmd"
-    adv_weight: float = 100.0
-    disc_lr: float = 1e-3
-    flux_weight: float = 0.0
-    texture: bool = True
-
-
-@dataclass
-class RunConfig:
-    """Where and on what a run executes (may change between resumes).
-
-    ``val_per_epoch`` > 1 validates (and exports ``model.pt``) that many times per
-    epoch, for finer validation curves in short runs (benchmarks).
-    """
-
-    accelerator: str = "auto"
-    devices: int = 1
-    num_nodes: int = 1
-    precision: str = "auto"  # auto: bf16-mixed on GPU, 32-true on CPU
-    max_minutes: float | None = None
-    progress: bool = True
-    val_every: int = 1
-    checkpoint_every: int = 1
-    image_every: int = 10
-    val_per_epoch: int = 1
 
 
 class SliceData:

@@ -1,0 +1,116 @@
+"""Typed configuration of a training run: what is trained (:class:`TrainConfig`) and
+where it runs (:class:`RunConfig`).
+
+Both are saved in every run's ``config.json`` and ``model.pt``; ``move train``'s options
+are made from their fields (:func:`move.config.add_config_options`), and ``move train
+--config RUN/config.json`` trains a saved run again. This module imports nothing heavy,
+so that parsing the command line stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainConfig:
+    """What is trained and how (saved in every run and checked on ``--resume``).
+
+    Attributes
+    ----------
+    preset : str
+        Model size preset (``tiny``, ``small``, ``paper``).
+    conditioning : str
+        ``film`` (MoVE) or ``concat`` (baseline).
+    instruments : tuple of str
+        Instruments to train on (empty: all instruments of the dataset).
+    max_epochs : int
+        Passes over the training slices.
+    batch_size : int
+        Slices per step.
+    lr : float
+        Adam learning rate.
+    beta_max : float
+        Final weight of the KL term.
+    kl_warmup_epochs : float
+        Epochs over which the KL weight rises linearly from 0 to ``beta_max``.
+    mmd_weight : float
+        Weight of the MMD translation criterion (0 disables it; used with
+        ``translation="mmd"`` only).
+    seed : int
+        Seed of initialisation and sampling.
+    grad_clip : float
+        Gradient norm clipping (0 disables it).
+    translation : str
+        Translation criterion: ``mmd`` (MoVE), ``adversarial`` (baseline: a discriminator
+        per target instrument, UNIT-style) or ``none`` (baseline: plain conditional VAE).
+    adv_weight : float
+        Weight of the generator's adversarial loss (``translation="adversarial"``).
+    disc_lr : float
+        Adam learning rate of the discriminators (betas 0.5, 0.999).
+    flux_weight : float
+        Weight of the texture criterion (:func:`~move.model.losses.flux_loss`: the amount
+        of frame-to-frame change of reconstructions against the real slices'); 0 disables it.
+    texture : bool
+        When training ends, measure the frame-to-frame texture the decoder leaves out, per
+        instrument, on the training notes, and store it in ``model.pt``
+        (:func:`move.texture.fit_texture`): inference adds it back.
+    """
+
+    preset: str = field(default="tiny", metadata={"choices": ("tiny", "small", "paper")})
+    conditioning: str = field(default="film", metadata={"choices": ("film", "concat")})
+    instruments: tuple[str, ...] = ()
+    max_epochs: int = 50
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta_max: float = 1.0
+    kl_warmup_epochs: float = 5.0
+    mmd_weight: float = 1000.0
+    seed: int = 0
+    grad_clip: float = 5.0
+    translation: str = field(default="mmd", metadata={"choices": ("mmd", "adversarial", "none")})
+    adv_weight: float = 100.0
+    disc_lr: float = 1e-3
+    flux_weight: float = 0.0
+    texture: bool = True
+
+
+@dataclass
+class RunConfig:
+    """Where and on what a run executes (may change between resumes).
+
+    Attributes
+    ----------
+    accelerator : str
+        ``auto`` (a GPU when there is one), ``cpu`` or ``gpu``.
+    devices : int
+        GPUs per node (DDP when more than one).
+    num_nodes : int
+        Machines (DDP).
+    precision : str
+        ``auto`` (bf16-mixed on GPU, 32-true on CPU), ``32-true`` or ``bf16-mixed``.
+    max_minutes : float or None
+        Stop after this much training time.
+    progress : bool
+        Show a progress bar (off for logs and batch jobs).
+    val_every : int
+        Validate every this many epochs.
+    checkpoint_every : int
+        Checkpoint and export ``model.pt`` every this many epochs (and at the end).
+    image_every : int
+        Write spectrogram images to TensorBoard every this many epochs.
+    val_per_epoch : int
+        Validations (and ``model.pt`` exports) per epoch: more than 1 gives finer
+        validation curves in short runs (benchmarks).
+    """
+
+    accelerator: str = field(default="auto", metadata={"choices": ("auto", "cpu", "gpu")})
+    devices: int = 1
+    num_nodes: int = 1
+    precision: str = "auto"
+    max_minutes: float | None = None
+    progress: bool = True
+    val_every: int = 1
+    checkpoint_every: int = 1
+    image_every: int = 10
+    val_per_epoch: int = 1
