@@ -297,19 +297,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    from move import __version__
-    from move.config import add_config_options
-    from move.train_config import RunConfig, TrainConfig
-
-    parser = argparse.ArgumentParser(
-        prog="move",
-        description="Many-to-many musical timbre transfer with Modulated Variational auto-Encoders.",
-    )
-    parser.add_argument("--version", action="version", version=f"move {__version__}")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_data_commands(sub) -> None:
+    """``move data``: render, prepare, info, roundtrip."""
     data = sub.add_parser("data", help="note databases and prepared datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
@@ -350,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output wav")
     p.set_defaults(func=cmd_data_roundtrip)
 
+
+def _add_train_command(sub) -> None:
+    """``move train``: its options are the fields of TrainConfig and RunConfig."""
+    from move.config import add_config_options
+    from move.train_config import RunConfig, TrainConfig
+
     p = sub.add_parser("train", help="train a MoVE model on a prepared dataset",
                        description="Every option below but --data, --out, --config and --resume is a field "
                                    "of move.train_config.TrainConfig or RunConfig.")
@@ -364,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(run_options, RunConfig)
     p.set_defaults(func=cmd_train)
 
+
+def _add_transfer_command(sub) -> None:
+    """``move transfer``."""
     p = sub.add_parser("transfer", help="transfer notes or solos to other instruments' timbres")
     p.add_argument("input", help="a note or solo file, or a folder of them")
     p.add_argument("--to", help="target instrument(s), comma-separated")
@@ -385,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not add the target's frame-to-frame texture (stored in the model file)")
     p.set_defaults(func=cmd_transfer)
 
+
+def _add_synth_command(sub) -> None:
+    """``move synth``."""
     p = sub.add_parser("synth", help="synthesize sound along a path in the 3-d latent space")
     p.add_argument("--model", help="model file (default: the shipped default model)")
     p.add_argument("--path", default="linear", choices=("linear", "geodesic", "shooting"))
@@ -401,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=cmd_synth)
 
+
+def _add_evaluate_commands(sub) -> None:
+    """``move evaluate`` and ``move benchmark``."""
     p = sub.add_parser("evaluate", help="evaluate a model on held-out notes: metrics, figures, report page")
     p.add_argument("--model", help="model file (default: the shipped default model)")
     p.add_argument("--data", required=True, help="prepared dataset with the model's instruments")
@@ -437,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, batch jobs)")
     p.set_defaults(func=cmd_benchmark)
 
+
+def _add_info_and_demo_commands(sub) -> None:
+    """``move info`` and ``move demo``."""
     p = sub.add_parser("info", help="what a model file holds: instruments and their ranges, front end, "
                                     "size, training data and command, versions")
     p.add_argument("model", nargs="?", help="model file (default: the shipped default model)")
@@ -446,6 +453,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the demo on the shipped default model and examples")
     p.add_argument("--out", default="out/demo", help="output folder")
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from move import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="move",
+        description="Many-to-many musical timbre transfer with Modulated Variational auto-Encoders.",
+    )
+    parser.add_argument("--version", action="version", version=f"move {__version__}")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_data_commands(sub)
+    _add_train_command(sub)
+    _add_transfer_command(sub)
+    _add_synth_command(sub)
+    _add_evaluate_commands(sub)
+    _add_info_and_demo_commands(sub)
     return parser
 
 
