@@ -116,6 +116,15 @@ def test_family_curve_and_time_to_level():
     assert family_curve([single, []]) == []
 
 
+def test_older_evaluations_are_read_under_the_current_metric_names(tmp_path):
+    """An eval/*.json written before source_accuracy was renamed source_share is reused as is."""
+    from move.benchmark import _evaluation
+
+    path = tmp_path / "move-seed0.json"
+    path.write_text(json.dumps({"target_accuracy": 0.5, "source_accuracy": 0.25, "transfers": 4}))
+    assert _evaluation(None, path, []) == {"target_accuracy": 0.5, "source_share": 0.25, "transfers": 4}
+
+
 def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
     """The benchmark in CI: two variants (one of them a pair family), one seed, seconds of budget."""
     out = tmp_path / "bench"
@@ -127,7 +136,7 @@ def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert [(r["variant"], r["seed"], r["models"]) for r in results["runs"]] == [("move", 0, 1), ("pairs", 0, 3)]
     for r in results["runs"]:
-        for key in ("rec_sc", "rec_lsd", "target_accuracy", "source_accuracy", "best_valid_rec",
+        for key in ("rec_sc", "rec_lsd", "target_accuracy", "source_share", "best_valid_rec",
                     "train_seconds", "epochs", "rec_change_ratio", "rec_attack_error_ms"):
             assert r[key] is not None and math.isfinite(r[key]), (r["variant"], key)
         assert r["rec_identity"] in (0.0, 1 / 3, 2 / 3, 1.0)  # 3 notes reconstructed

@@ -25,8 +25,9 @@ Variants (:data:`VARIANTS`), all with the same encoder and decoder code and pres
 Evaluation
 ----------
 Every variant is judged with the metrics of ``move evaluate``
-(:func:`move.evaluate.report.evaluate`), computed by the same functions but without the
-report's figures and latent-space analysis (which cost about half a minute per model on
+(:func:`move.evaluate.report.evaluate`), computed by the same per-note loop
+(:func:`move.evaluate.notes.evaluate_notes`, the same metric names) but without the
+report's figures, inversion floor and latent-space analysis (which cost about half a minute per model on
 one CPU core): for up to ``max_notes`` held-out notes per instrument (spread over the
 pitch range),
 
@@ -114,7 +115,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rec_change_ratio", "rec. frame change x real", "f2"),
     ("rec_attack_error_ms", "rec. attack error (ms)", "f1"),
     ("target_accuracy", "target acc.", "pct"),
-    ("source_accuracy", "source acc.", "pct"),
+    ("source_share", "source acc.", "pct"),
     ("pitch_accuracy", "pitch acc.", "pct"),
     ("descriptor_ratio", "descr. ratio", "f2"),
     ("best_valid_rec", "best valid rec", "int"),
@@ -124,6 +125,11 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("parameters", "parameters", "int"),
     ("model_bytes", "model file (MB)", "mb"),
 )
+#: Evaluation metrics copied into each run of ``results.json``.
+_RUN_METRICS: tuple[str, ...] = ("rec_sc", "rec_lsd", "rec_identity", "rec_change_ratio", "rec_attack_error_ms",
+                                 "target_accuracy", "source_share", "pitch_accuracy", "descriptor_ratio")
+#: Metric names of older ``eval/*.json`` files: old name -> current name.
+_RENAMED: dict[str, str] = {"source_accuracy": "source_share"}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -306,107 +312,56 @@ class _Evaluator:
         #: Share of the evaluated real (held-out) notes the classifier recognises.
         self.classifier_accuracy = float(np.mean(hits))
 
-    def _pitch(self, y: np.ndarray, midi: int) -> dict:
-        from move.evaluate.transfer_eval import pitch_accuracy
-
-        if self.pitch_seconds:
-            n = int(self.pitch_seconds * self.sr)
-            if len(y) > n:
-                start = (len(y) - n) // 2
-                y = y[start : start + n]
-        return pitch_accuracy(y, self.sr, midi)
-
     def evaluate(self, model_paths: Sequence[Path]) -> dict:
         """Metrics of one model, or of a family of pair models evaluated as one system."""
         import torch
 
-        from move.audio.temporal import temporal_detail
-        from move.evaluate.metrics import (
-            magnitude_log_spectral_distance,
-            magnitude_spectral_convergence,
-        )
-        from move.evaluate.transfer_eval import descriptor_ratios, note_descriptors
+        from move.evaluate.notes import evaluate_notes
         from move.transfer import NOTE_ENVELOPE, load_model
 
         t0 = time.perf_counter()
         models = [load_model(p) for p in model_paths]
-        insts = self.instruments
-        rec_sc: list[float] = []
-        rec_lsd: list[float] = []
-        rec_hits: list[bool] = []
-        rec_change: list[float] = []
-        rec_attack: list[float] = []
-        pairs: dict[str, dict[str, Any]] = {}
-        pair_desc: dict[str, dict[str, list[np.ndarray]]] = {}
         with torch.no_grad():
-            for src in insts:
-                knowing = [m for m in models if src in m.instruments]
-                for row in self.notes[src]:
-                    note = self.ds.notes[row]
-                    pitch = int(note["pitch"])
-                    x = self.audio[row]
-                    logmag = knowing[0].analyze(x, self.sr)
-                    sc, lsd, recs = [], [], []
-                    for m in knowing:
-                        cond = m.conditioning(pitch, logmag.shape[0])
-                        recs.append(m.convert(logmag, src, None, cond, envelope=NOTE_ENVELOPE))
-                        ref, est = m.frontend.magnitude(logmag), m.frontend.magnitude(recs[-1])
-                        sc.append(magnitude_spectral_convergence(ref, est))
-                        lsd.append(magnitude_log_spectral_distance(ref, est))
-                    rec_sc.append(float(np.mean(sc)))
-                    rec_lsd.append(float(np.mean(lsd)))
-                    # the first model's reconstruction as audio: identity and temporal detail
-                    rec_audio = knowing[0].render(recs[0], len(x), self.sr)
-                    probs = self.clf.predict_audio(rec_audio, self.sr, pitch)
-                    rec_hits.append(self.clf.instruments[int(np.argmax(probs))] == src)
-                    td, real_td = temporal_detail(rec_audio, self.sr), self.detail[row]
-                    rec_change.append(td["frame_change_db"] / real_td["frame_change_db"])
-                    rec_attack.append(abs(td["attack_ms"] - real_td["attack_ms"]))
-                    for tgt in insts:
-                        if tgt == src:
-                            continue
-                        m = next(m for m in knowing if tgt in m.instruments)
-                        cond = m.conditioning(pitch, logmag.shape[0])
-                        y = m.render(m.convert(logmag, src, tgt, cond, envelope=NOTE_ENVELOPE), len(x), self.sr)
-                        probs = self.clf.predict_audio(y, self.sr, pitch)
-                        guess = self.clf.instruments[int(np.argmax(probs))]
-                        pa = self._pitch(y, pitch)
-                        key = f"{src}->{tgt}"
-                        st = pairs.setdefault(key, {"notes": 0, "target": 0, "source": 0, "voiced": 0, "correct": 0})
-                        st["notes"] += 1
-                        st["target"] += int(guess == tgt)
-                        st["source"] += int(guess == src)
-                        st["voiced"] += pa["voiced"]
-                        st["correct"] += pa["correct"]
-                        for k, v in note_descriptors(y, self.sr, pitch).items():
-                            pair_desc.setdefault(key, {}).setdefault(k, []).append(v)
-        ratios = []
-        for key, st in pairs.items():
+            records = [n for n in evaluate_notes(models, self.clf, self.ds, self.notes, sr=self.sr, audio=self.audio,
+                                                 detail=self.detail, envelope=NOTE_ENVELOPE,
+                                                 pitch_seconds=self.pitch_seconds, full=False)]
+        recon = [n.stages["reconstruction"] for n in records]
+        pairs = self._pair_metrics(records)
+        n = sum(st["notes"] for st in pairs.values())
+        voiced = sum(st["voiced"] for st in pairs.values())
+        return json_safe({
+            "notes": {i: len(self.notes[i]) for i in self.instruments},
+            "transfers": n,
+            "rec_sc": _finite_mean([r.mag_sc for r in records]),
+            "rec_lsd": _finite_mean([r.mag_lsd for r in records]),
+            "rec_identity": float(np.mean([r["hit"] for r in recon])),
+            "rec_change_ratio": _finite_mean([r["frame_change_db"] / r["real"]["frame_change_db"] for r in recon]),
+            "rec_attack_error_ms": _finite_mean([abs(r["attack_ms"] - r["real"]["attack_ms"]) for r in recon]),
+            "target_accuracy": sum(st["target"] for st in pairs.values()) / n,
+            "source_share": sum(st["source"] for st in pairs.values()) / n,
+            "pitch_accuracy": sum(st["correct"] for st in pairs.values()) / voiced if voiced else float("nan"),
+            "descriptor_ratio": _finite_mean([v for st in pairs.values() for v in st["descriptor_ratios"].values()]),
+            "pairs": pairs,
+            "seconds": round(time.perf_counter() - t0, 1),
+        })
+
+    def _pair_metrics(self, records: list) -> dict[str, dict[str, Any]]:
+        """Counts, shares and descriptor ratios of the transfers of each (source, target) pair."""
+        from move.evaluate.notes import by_pair, pool_descriptors
+        from move.evaluate.transfer_eval import descriptor_ratios
+
+        pairs: dict[str, dict[str, Any]] = {}
+        for key, recs in by_pair(records).items():
             src, tgt = key.split("->")
-            trans = {k: np.concatenate(v) for k, v in pair_desc[key].items()}
-            r = descriptor_ratios(trans, self.real[src], self.real[tgt])
+            st = pairs[key] = {"notes": len(recs), "target": sum(int(r.target_hit) for r in recs),
+                               "source": sum(int(r.source_hit) for r in recs),
+                               "voiced": sum(r.voiced for r in recs), "correct": sum(r.correct for r in recs)}
+            r = descriptor_ratios(pool_descriptors(recs), self.real[src], self.real[tgt])
             st["descriptor_ratios"] = r
             st["descriptor_ratio"] = _finite_mean(list(r.values()))
             st["target_accuracy"] = st["target"] / st["notes"]
             st["pitch_accuracy"] = st["correct"] / st["voiced"] if st["voiced"] else float("nan")
-            ratios += list(r.values())
-        n = sum(st["notes"] for st in pairs.values())
-        voiced = sum(st["voiced"] for st in pairs.values())
-        return json_safe({
-            "notes": {i: len(self.notes[i]) for i in insts},
-            "transfers": n,
-            "rec_sc": _finite_mean(rec_sc),
-            "rec_lsd": _finite_mean(rec_lsd),
-            "rec_identity": float(np.mean(rec_hits)),
-            "rec_change_ratio": _finite_mean(rec_change),
-            "rec_attack_error_ms": _finite_mean(rec_attack),
-            "target_accuracy": sum(st["target"] for st in pairs.values()) / n,
-            "source_accuracy": sum(st["source"] for st in pairs.values()) / n,
-            "pitch_accuracy": sum(st["correct"] for st in pairs.values()) / voiced if voiced else float("nan"),
-            "descriptor_ratio": _finite_mean(ratios),
-            "pairs": pairs,
-            "seconds": round(time.perf_counter() - t0, 1),
-        })
+        return pairs
 
 
 # ----------------------------------------------------------------------------- results
@@ -613,23 +568,9 @@ def run_benchmark(
     ``eval/<variant>-seed<k>.json`` exists. Seeds and variants may be added to a
     finished benchmark; the other settings must not change.
     """
-    from move.train import TrainConfig
-
     t_start = time.perf_counter()
     data_dir, out = Path(data_dir), Path(out_dir)
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or not variants:
-        raise ConfigError(f"benchmark: unknown variant(s) {', '.join(unknown) or '(none given)'} "
-                          f"(choose from {', '.join(VARIANTS)})")
-    variants = list(dict.fromkeys(variants))
-    if pair_budget not in PAIR_BUDGETS:
-        raise ConfigError(f"benchmark: pair budget must be one of {', '.join(PAIR_BUDGETS)}, got {pair_budget!r}")
-    if not budget_minutes or budget_minutes <= 0:
-        raise ConfigError(f"benchmark: the budget must be positive, got {budget_minutes} minutes")
-    if seeds < 1:
-        raise ConfigError(f"benchmark: at least one seed is needed, got {seeds}")
-    if jobs < 1:
-        raise ConfigError(f"benchmark: jobs must be at least 1, got {jobs}")
+    variants = _check_arguments(variants, pair_budget, budget_minutes, seeds, jobs)
     ds = PreparedDataset(data_dir)
     insts = _resolve(ds, instruments)
     settings = {
@@ -638,6 +579,72 @@ def run_benchmark(
         "batch_size": batch_size, "max_epochs": max_epochs, "pair_budget": pair_budget,
         "max_notes": max_notes, "pitch_seconds": pitch_seconds, "val_per_epoch": val_per_epoch,
     }
+    _claim_folder(out, settings)
+    log(f"benchmark of {', '.join(variants)} on {', '.join(insts)}: {seeds} seed(s), "
+        f"{budget_minutes:g} min each -> {out}")
+
+    planned = _plan(variants, seeds, insts, out, budget_minutes, pair_budget, preset, max_epochs, batch_size)
+    if jobs <= 1:
+        results_of = _train_serial(planned, data_dir, accelerator, progress, val_per_epoch, log)
+    else:
+        results_of = _train_parallel(planned, data_dir, jobs, accelerator, val_per_epoch, log)
+    trained = {key: [results_of[(key, i)] for i in range(len(models))] for key, models in planned.items()}
+
+    evaluator = _Evaluator(ds, insts, out, max_notes, pitch_seconds, log)
+    eval_paths = _evaluate_parallel(trained, out, jobs, (str(data_dir), insts, str(out), max_notes, pitch_seconds),
+                                    log)
+    runs: list[dict] = []
+    for (variant, seed), summaries in trained.items():
+        metrics = _evaluation(evaluator, eval_paths[(variant, seed)], summaries)
+        if reports and variant != "pairs":
+            _full_report(Path(summaries[0]["run_dir"]) / "model.pt", data_dir,
+                         out / "reports" / f"{variant}-seed{seed}", max_notes, log)
+        runs.append(_run_entry(variant, seed, summaries, metrics, ds, batch_size))
+        log(f"{variant} seed {seed}: rec SC {_fmt(_summarise([runs[-1]['rec_sc']]), 'f3')}, target "
+            f"{_fmt(_summarise([runs[-1]['target_accuracy']]), 'pct')}, "
+            f"{metrics.get('seconds') or 0:.0f} s of evaluation")
+
+    level, rule = _level(runs, rec_level)
+    results = json_safe({
+        "settings": {**settings, "variants": variants, "seeds": list(range(seeds)),
+                     "accelerator": accelerator},
+        "level": level, "level_rule": rule,
+        "eval_notes": sum(len(v) for v in evaluator.notes.values()),
+        "classifier_accuracy": evaluator.classifier_accuracy,
+        "transfers": runs[0]["eval"]["transfers"] if runs else 0,
+        "runs": runs, "summary": _summary(runs, variants),
+        "files": {"json": "results.json", "markdown": "results.md", "curves": "loss_curves.png"},
+        "seconds": round(time.perf_counter() - t_start, 1),
+    })
+    write_json(out / "results.json", results)
+    _write_markdown(out / "results.md", results)
+    _plot_curves(runs, level if np.isfinite(level) else None, out / "loss_curves.png",
+                 f"{', '.join(insts)}: validation reconstruction")
+    log(format_results_table(results["summary"], variants))
+    log(f"results: {out / 'results.md'} ({results['seconds']:.0f} s)")
+    return results
+
+
+def _check_arguments(variants: Sequence[str], pair_budget: str, budget_minutes: float, seeds: int,
+                     jobs: int) -> list[str]:
+    """The variants, once each; :class:`ConfigError` for an unknown one or a bad setting."""
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ConfigError(f"benchmark: unknown variant(s) {', '.join(unknown) or '(none given)'} "
+                          f"(choose from {', '.join(VARIANTS)})")
+    if pair_budget not in PAIR_BUDGETS:
+        raise ConfigError(f"benchmark: pair budget must be one of {', '.join(PAIR_BUDGETS)}, got {pair_budget!r}")
+    if not budget_minutes or budget_minutes <= 0:
+        raise ConfigError(f"benchmark: the budget must be positive, got {budget_minutes} minutes")
+    if seeds < 1:
+        raise ConfigError(f"benchmark: at least one seed is needed, got {seeds}")
+    if jobs < 1:
+        raise ConfigError(f"benchmark: jobs must be at least 1, got {jobs}")
+    return list(dict.fromkeys(variants))
+
+
+def _claim_folder(out: Path, settings: dict) -> None:
+    """Create ``out`` and record the settings; refuse a folder holding a benchmark with other ones."""
     marker = out / "benchmark.json"
     if marker.is_file():
         old = read_json(marker)
@@ -647,106 +654,117 @@ def run_benchmark(
                               "choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     write_json(marker, settings)
-    n_runs = len(variants) * seeds
-    log(f"benchmark of {', '.join(variants)} on {', '.join(insts)}: {seeds} seed(s), "
-        f"{budget_minutes:g} min each -> {out}")
 
-    # ------------------------------------------------------------------ train
-    order = [(variant, seed) for seed in range(seeds) for variant in variants]
-    planned = {key: _jobs(key[0], key[1], insts, out, budget_minutes, pair_budget) for key in order}
 
-    def config_of(key: tuple[str, int], job_insts: tuple[str, ...]) -> TrainConfig:
-        return TrainConfig(preset=preset, instruments=job_insts, max_epochs=max_epochs,
-                           batch_size=batch_size, seed=key[1], **VARIANTS[key[0]])
+_Key = tuple[str, int]  # (variant, seed)
 
-    results_of: dict[tuple[tuple[str, int], int], dict] = {}
-    if jobs <= 1:
-        for k, key in enumerate(order, 1):
-            variant, seed = key
-            log(f"[{k}/{n_runs}] training {variant} seed {seed}"
-                + (f" ({len(planned[key])} pair models, {planned[key][0][2]:.2f} min each)"
-                   if variant == "pairs" else ""))
-            for i, (run_dir, job_insts, minutes) in enumerate(planned[key]):
-                results_of[(key, i)] = _train_one(data_dir, run_dir, config_of(key, job_insts), minutes,
-                                                  accelerator, progress, val_per_epoch, log)
-    else:
-        # longest jobs first, so that the short pair models fill the gaps at the end
-        queue = sorted(((key, i, *job) for key in order for i, job in enumerate(planned[key])),
-                       key=lambda t: -t[4])
-        log(f"training {len(queue)} models, {jobs} at a time ({_threads_per_job(jobs)} thread(s) each)")
-        with _pool(jobs) as pool:
-            futures = {
-                pool.submit(_train_one, data_dir, run_dir, config_of(key, job_insts), minutes, accelerator,
-                            False, val_per_epoch, print): (key, i)
-                for key, i, run_dir, job_insts, minutes in queue
-            }
-            for done, fut in enumerate(as_completed(futures), 1):
-                (variant, seed), i = futures[fut]
-                results_of[futures[fut]] = summary = fut.result()
-                log(f"[{done}/{len(queue)}] trained {variant} seed {seed}"
-                    + (f" ({'/'.join(summary['instruments'])})" if variant == "pairs" else "")
-                    + f": {summary.get('epochs') or 0} epochs")
-    trained: dict[tuple[str, int], list[dict]] = {
-        key: [results_of[(key, i)] for i in range(len(planned[key]))] for key in order
-    }
 
-    # ------------------------------------------------------------------ evaluate
-    evaluator = _Evaluator(ds, insts, out, max_notes, pitch_seconds, log)
+def _plan(variants: list[str], seeds: int, insts: list[str], out: Path, budget_minutes: float, pair_budget: str,
+          preset: str, max_epochs: int, batch_size: int) -> dict[_Key, list[tuple[Path, Any, float]]]:
+    """(run folder, training configuration, minutes) of each model of each variant and seed, in training order."""
+    from move.train import TrainConfig
+
+    planned = {}
+    for key in [(variant, seed) for seed in range(seeds) for variant in variants]:
+        planned[key] = [(run_dir, TrainConfig(preset=preset, instruments=job_insts, max_epochs=max_epochs,
+                                              batch_size=batch_size, seed=key[1], **VARIANTS[key[0]]), minutes)
+                        for run_dir, job_insts, minutes in _jobs(*key, insts, out, budget_minutes, pair_budget)]
+    return planned
+
+
+def _train_serial(planned: dict[_Key, list], data_dir: Path, accelerator: str, progress: bool, val_per_epoch: int,
+                  log: Callable[[str], None]) -> dict[tuple[_Key, int], dict]:
+    """Train the planned models one after the other in this process."""
+    results_of = {}
+    for k, (key, models) in enumerate(planned.items(), 1):
+        variant, seed = key
+        log(f"[{k}/{len(planned)}] training {variant} seed {seed}"
+            + (f" ({len(models)} pair models, {models[0][2]:.2f} min each)" if variant == "pairs" else ""))
+        for i, (run_dir, cfg, minutes) in enumerate(models):
+            results_of[(key, i)] = _train_one(data_dir, run_dir, cfg, minutes, accelerator, progress,
+                                              val_per_epoch, log)
+    return results_of
+
+
+def _train_parallel(planned: dict[_Key, list], data_dir: Path, jobs: int, accelerator: str, val_per_epoch: int,
+                    log: Callable[[str], None]) -> dict[tuple[_Key, int], dict]:
+    """Train the planned models in ``jobs`` worker processes."""
+    # longest jobs first, so that the short pair models fill the gaps at the end
+    queue = sorted(((key, i, *job) for key, models in planned.items() for i, job in enumerate(models)),
+                   key=lambda t: -t[4])
+    log(f"training {len(queue)} models, {jobs} at a time ({_threads_per_job(jobs)} thread(s) each)")
+    results_of = {}
+    with _pool(jobs) as pool:
+        futures = {
+            pool.submit(_train_one, data_dir, run_dir, cfg, minutes, accelerator, False, val_per_epoch, print): (key, i)
+            for key, i, run_dir, cfg, minutes in queue
+        }
+        for done, fut in enumerate(as_completed(futures), 1):
+            (variant, seed), i = futures[fut]
+            results_of[futures[fut]] = summary = fut.result()
+            log(f"[{done}/{len(queue)}] trained {variant} seed {seed}"
+                + (f" ({'/'.join(summary['instruments'])})" if variant == "pairs" else "")
+                + f": {summary.get('epochs') or 0} epochs")
+    return results_of
+
+
+def _evaluate_parallel(trained: dict[_Key, list[dict]], out: Path, jobs: int, init_args: tuple,
+                       log: Callable[[str], None]) -> dict[_Key, Path]:
+    """``eval/<variant>-seed<k>.json`` of each run; with ``jobs > 1``, the missing ones written by worker processes."""
     (out / "eval").mkdir(exist_ok=True)
     eval_paths = {key: out / "eval" / f"{key[0]}-seed{key[1]}.json" for key in trained}
     missing = [key for key in trained if not eval_paths[key].is_file()]
     if jobs > 1 and len(missing) > 1:
         log(f"evaluating {len(missing)} runs, {jobs} at a time")
-        with _pool(min(jobs, len(missing)), _init_evaluator,
-                   (str(data_dir), insts, str(out), max_notes, pitch_seconds)) as pool:
+        with _pool(min(jobs, len(missing)), _init_evaluator, init_args) as pool:
             futures = {pool.submit(_evaluate_in_worker, [str(Path(s["run_dir"]) / "model.pt")
                                                          for s in trained[key]]): key for key in missing}
             for fut in as_completed(futures):
                 write_json(eval_paths[futures[fut]], fut.result())
-    runs: list[dict] = []
-    for (variant, seed), summaries in trained.items():
-        eval_path = eval_paths[(variant, seed)]
-        if eval_path.is_file():
-            metrics = read_json(eval_path)
-        else:
-            metrics = evaluator.evaluate([Path(s["run_dir"]) / "model.pt" for s in summaries])
-            write_json(eval_path, metrics)
-        if reports and variant != "pairs":
-            _full_report(Path(summaries[0]["run_dir"]) / "model.pt", data_dir,
-                         out / "reports" / f"{variant}-seed{seed}", max_notes, log)
-        histories, weights, epochs = [], [], []
-        for s in summaries:
-            rd = Path(s["run_dir"])
-            h = read_json(rd / "history.json")["entries"] if (rd / "history.json").is_file() else []
-            histories.append(h)
-            weights.append(len(ds.select("valid", s["instruments"])))
-            scale = _epochs_per_step(rd, len(ds.select("train", s["instruments"])), batch_size)
-            epochs.append(h[-1]["step"] * scale if h else 0.0)
-        curve = family_curve(histories, weights)
-        # validation error against passes over the data (single models: a family has no common axis)
-        epoch_curve = [] if len(histories) != 1 else [
-            (round(e["step"] * scale, 4), float(e["valid_rec"])) for e in histories[0]]
-        runs.append({
-            "variant": variant, "seed": seed, **{k_: metrics.get(k_) for k_ in
-                                                 ("rec_sc", "rec_lsd", "rec_identity", "rec_change_ratio",
-                                                  "rec_attack_error_ms", "target_accuracy", "source_accuracy",
-                                                  "pitch_accuracy", "descriptor_ratio")},
-            "best_valid_rec": min((v for _, v in curve), default=None),
-            "final_valid_rec": curve[-1][1] if curve else None,
-            "epochs": float(np.mean(epochs)) if epochs else None,
-            "train_seconds": float(sum(s["fit_seconds"] or 0.0 for s in summaries)),
-            "parameters": int(sum(s["parameters"] or 0 for s in summaries)),
-            "model_bytes": int(sum(s["model_bytes"] for s in summaries)),
-            "models": len(summaries),
-            "curve": [[round(t, 3), v] for t, v in curve],
-            "epoch_curve": [list(e) for e in epoch_curve],
-            "eval": metrics,
-        })
-        log(f"{variant} seed {seed}: rec SC {_fmt(_summarise([runs[-1]['rec_sc']]), 'f3')}, target "
-            f"{_fmt(_summarise([runs[-1]['target_accuracy']]), 'pct')}, "
-            f"{metrics.get('seconds') or 0:.0f} s of evaluation")
+    return eval_paths
 
-    # ------------------------------------------------------------------ summary
+
+def _evaluation(evaluator: _Evaluator, path: Path, summaries: list[dict]) -> dict:
+    """The run's evaluation: read from ``path`` (older names upgraded), else computed and written there."""
+    if path.is_file():
+        return {_RENAMED.get(k, k): v for k, v in read_json(path).items()}
+    metrics = evaluator.evaluate([Path(s["run_dir"]) / "model.pt" for s in summaries])
+    write_json(path, metrics)
+    return metrics
+
+
+def _run_entry(variant: str, seed: int, summaries: list[dict], metrics: dict, ds: PreparedDataset,
+               batch_size: int) -> dict:
+    """One entry of ``results.json``'s ``runs``: metrics, training summary and validation curves."""
+    histories, weights, epochs = [], [], []
+    for s in summaries:
+        rd = Path(s["run_dir"])
+        h = read_json(rd / "history.json")["entries"] if (rd / "history.json").is_file() else []
+        histories.append(h)
+        weights.append(len(ds.select("valid", s["instruments"])))
+        scale = _epochs_per_step(rd, len(ds.select("train", s["instruments"])), batch_size)
+        epochs.append(h[-1]["step"] * scale if h else 0.0)
+    curve = family_curve(histories, weights)
+    # validation error against passes over the data (single models: a family has no common axis)
+    epoch_curve = [] if len(histories) != 1 else [
+        (round(e["step"] * scale, 4), float(e["valid_rec"])) for e in histories[0]]
+    return {
+        "variant": variant, "seed": seed, **{k: metrics.get(k) for k in _RUN_METRICS},
+        "best_valid_rec": min((v for _, v in curve), default=None),
+        "final_valid_rec": curve[-1][1] if curve else None,
+        "epochs": float(np.mean(epochs)) if epochs else None,
+        "train_seconds": float(sum(s["fit_seconds"] or 0.0 for s in summaries)),
+        "parameters": int(sum(s["parameters"] or 0 for s in summaries)),
+        "model_bytes": int(sum(s["model_bytes"] for s in summaries)),
+        "models": len(summaries),
+        "curve": [[round(t, 3), v] for t, v in curve],
+        "epoch_curve": [list(e) for e in epoch_curve],
+        "eval": metrics,
+    }
+
+
+def _level(runs: list[dict], rec_level: float | None) -> tuple[float, str]:
+    """The validation level of the time-to-level columns (and its rule); each run's times to it set."""
     best = [r["best_valid_rec"] for r in runs if r["best_valid_rec"] is not None]
     if rec_level is not None:
         level, rule = float(rec_level), "given"
@@ -757,6 +775,11 @@ def run_benchmark(
     for r in runs:
         r["time_to_level"] = time_to_level(r["curve"], level) if np.isfinite(level) else None
         r["epochs_to_level"] = time_to_level(r["epoch_curve"], level) if np.isfinite(level) else None
+    return level, rule
+
+
+def _summary(runs: list[dict], variants: list[str]) -> dict[str, dict[str, dict]]:
+    """Per variant and column: mean and spread over seeds."""
     summary: dict[str, dict[str, dict]] = {}
     for variant in variants:
         rs = [r for r in runs if r["variant"] == variant]
@@ -764,24 +787,7 @@ def run_benchmark(
                             for key, _, _ in COLUMNS}
         summary[variant]["train_seconds"] = _summarise([r["train_seconds"] for r in rs])
         summary[variant]["final_valid_rec"] = _summarise([r["final_valid_rec"] for r in rs])
-    files = {"json": "results.json", "markdown": "results.md", "curves": "loss_curves.png"}
-    results = json_safe({
-        "settings": {**settings, "variants": variants, "seeds": list(range(seeds)),
-                     "accelerator": accelerator},
-        "level": level, "level_rule": rule,
-        "eval_notes": sum(len(v) for v in evaluator.notes.values()),
-        "classifier_accuracy": evaluator.classifier_accuracy,
-        "transfers": runs[0]["eval"]["transfers"] if runs else 0,
-        "runs": runs, "summary": summary, "files": files,
-        "seconds": round(time.perf_counter() - t_start, 1),
-    })
-    write_json(out / "results.json", results)
-    _write_markdown(out / "results.md", results)
-    _plot_curves(runs, level if np.isfinite(level) else None, out / "loss_curves.png",
-                 f"{', '.join(insts)}: validation reconstruction")
-    log(format_results_table(results["summary"], variants))
-    log(f"results: {out / 'results.md'} ({results['seconds']:.0f} s)")
-    return results
+    return summary
 
 
 # ----------------------------------------------------------------------------- processes

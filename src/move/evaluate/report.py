@@ -39,7 +39,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +46,7 @@ import numpy as np
 import torch
 
 from move.audio.descriptors import DESCRIPTORS
-from move.audio.io import load_audio, write_audio
-from move.audio.temporal import temporal_detail
+from move.audio.io import write_audio
 from move.config import json_safe, to_dict, write_json
 from move.data.instruments import note_name
 from move.data.prepare import SPLITS, PreparedDataset, select_notes
@@ -63,19 +61,20 @@ from move.evaluate.latent import (
     write_descriptor_gif,
     write_latent_html,
 )
-from move.evaluate.metrics import (
-    log_spectral_distance,
-    magnitude_log_spectral_distance,
-    magnitude_spectral_convergence,
-    spectral_convergence,
+from move.evaluate.notes import (
+    NoteRecord,
+    TransferRecord,
+    by_pair,
+    evaluate_notes,
+    finite_mean,
+    pool_descriptors,
+    transfer_summary,
 )
 from move.evaluate.page import Section, link, table_html, write_page
 from move.evaluate.plots import plot_spectrograms
 from move.evaluate.transfer_eval import (
     descriptor_distances,
     descriptor_ratios,
-    note_descriptors,
-    pitch_accuracy,
     plot_descriptor_violins,
     plot_ratio_matrix,
 )
@@ -103,17 +102,11 @@ STAGES: tuple[str, ...] = ("real", "round_trip", "reconstruction", "transfer")
 MAX_LATENT_SLICES = 20_000
 
 
-def _pair_key(source: str, target: str) -> str:
-    return f"{source}->{target}"
-
-
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def _mean(values: Sequence[float]) -> float:
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
-    return float(v.mean()) if v.size else float("nan")
+_mean = finite_mean
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -126,36 +119,6 @@ def _pct(x: float | None) -> str:
     if x is None or not np.isfinite(x):
         return "n/a"
     return f"{100 * x:.1f} %"
-
-
-@dataclass
-class _TransferRecord:
-    """What is kept of one transfer."""
-
-    in_range: bool  # the note's pitch is within the target instrument's trained range
-    target_hit: bool
-    source_hit: bool
-    predicted: str
-    p_target: float
-    voiced: int
-    correct: int
-    frames: int
-    descriptors: dict[str, np.ndarray]
-
-
-def _summary(recs: Sequence[_TransferRecord]) -> dict[str, Any]:
-    """Classifier shares and pitch accuracy of a group of transfers."""
-    n = len(recs)
-    voiced = sum(r.voiced for r in recs)
-    frames = sum(r.frames for r in recs)
-    return {
-        "transfers": n,
-        "target_accuracy": sum(r.target_hit for r in recs) / n if n else float("nan"),
-        "source_share": sum(r.source_hit for r in recs) / n if n else float("nan"),
-        "mean_target_probability": _mean([r.p_target for r in recs]),
-        "pitch_accuracy": sum(r.correct for r in recs) / voiced if voiced else float("nan"),
-        "voiced_share": voiced / frames if frames else float("nan"),
-    }
 
 
 def _stage_block(recs: Sequence[dict], real: dict[str, float]) -> dict[str, Any]:
@@ -265,11 +228,6 @@ def fidelity_lines(fidelity: dict) -> list[str]:
     return lines
 
 
-def _pool(recs: Sequence[_TransferRecord]) -> dict[str, np.ndarray]:
-    """Per-frame descriptors of a group of transfers, pooled."""
-    return {d: np.concatenate([r.descriptors[d] for r in recs]) for d in DESCRIPTORS}
-
-
 def _pitch_ranges(model, ds: PreparedDataset, instruments: Sequence[str]) -> dict[str, tuple[int, int]]:
     """Pitch range (MIDI) each instrument was trained on: the model's record, else the training notes'."""
     known = dict(getattr(model.bundle, "pitch_range", {}) or {})
@@ -309,6 +267,174 @@ def _check_inputs(model, ds: PreparedDataset, data_dir: Path) -> list[str]:
             f"({', '.join(model.instruments)}); evaluating transfers needs two"
         )
     return shared
+
+
+def _held_out_notes(model, ds: PreparedDataset, data_dir: Path, split: str, max_notes: int | None,
+                    log: Callable[[str], None]) -> dict[str, list[int]]:
+    """Rows of the evaluated notes of each instrument shared with the model (at least two have some)."""
+    instruments = _check_inputs(model, ds, data_dir)
+    if max_notes is not None and max_notes < 1:
+        raise ConfigError(f"--max-notes must be at least 1, got {max_notes}")
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    notes = select_notes(ds, instruments, split, max_notes)
+    empty = [i for i, rows in notes.items() if not rows]
+    if empty:
+        log(f"no {split} notes of {', '.join(empty)} in {data_dir}; left out")
+        if len(instruments) - len(empty) < 2:
+            raise ConfigError(f"{data_dir}: fewer than two instruments have {split} notes to evaluate")
+    return {i: notes[i] for i in instruments if notes[i]}
+
+
+def _test_classifier(clf, ds: PreparedDataset, notes: dict[str, list[int]]) -> dict[str, Any]:
+    """The classifier's confusion matrix and accuracies on the held-out real notes (and slices)."""
+    instruments = list(notes)
+    k = len(instruments)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    slice_hits = slice_total = 0
+    for inst in instruments:
+        for row in notes[inst]:
+            sl = clf.note_slices(ds.note_frames(row))
+            probs = clf.predict_slices(sl, ds.notes[row]["pitch"])
+            confusion[instruments.index(inst), int(probs.mean(0).argmax())] += 1
+            slice_hits += int((probs.argmax(1) == instruments.index(inst)).sum())
+            slice_total += len(probs)
+    return {
+        "file": "classifier.pt",
+        "instruments": instruments,
+        "train": clf.info,
+        "note_accuracy": float(np.trace(confusion) / max(1, confusion.sum())),
+        "slice_accuracy": slice_hits / max(1, slice_total),
+        "per_instrument": {i: float(confusion[j, j] / max(1, confusion[j].sum())) for j, i in enumerate(instruments)},
+        "confusion": confusion.tolist(),
+    }
+
+
+def _run_notes(model, clf, ds: PreparedDataset, notes: dict[str, list[int]], ranges: dict[str, tuple[int, int]],
+               out: Path, examples: int, bar, **convert: Any) -> tuple[list[NoteRecord], list[dict]]:
+    """Every note through :func:`evaluate_notes`; the example notes' audio and figures written."""
+    picks = {r for rows in notes.values() for r in rows[len(rows) // 2 :][: max(0, examples)]} if examples else set()
+    sr = model.frontend.config.sample_rate
+    records, example_rows = [], []
+    for note in evaluate_notes([model], clf, ds, notes, sr=sr, ranges=ranges, **convert):
+        if note.row in picks:
+            example_rows.append(_write_example(out, model, ds.notes[note.row], note.instrument, note.outputs, sr))
+        note.outputs = []
+        records.append(note)
+        bar.update(1)
+    return records, example_rows
+
+
+def _stages(records: Sequence[NoteRecord], instruments: Sequence[str]) -> dict[str, dict[str, list[dict]]]:
+    """``stages[instrument][stage]``: the records :func:`fidelity_summary` reads."""
+    stages: dict[str, dict[str, list[dict]]] = {i: {st: [] for st in STAGES} for i in instruments}
+    for n in records:
+        for st in ("real", "round_trip", "reconstruction"):
+            stages[n.instrument][st].append(n.stages[st])
+    for n in records:
+        for t in n.transfers:
+            stages[t.target]["transfer"].append({"hit": t.target_hit, "in_range": t.in_range, "source": t.source,
+                                                 **t.detail})
+    return stages
+
+
+def _reconstruction_metrics(records: Sequence[NoteRecord], instruments: Sequence[str]) -> dict[str, Any]:
+    """Spectral convergence and LSD of the reconstructions (magnitudes, audio, inversion only)."""
+
+    def block(inst: str | None) -> dict:
+        def agg(key: str) -> float:
+            return _mean([getattr(n, key) for n in records if inst in (None, n.instrument)])
+
+        return {
+            "magnitude": {"spectral_convergence": agg("mag_sc"), "log_spectral_distance_db": agg("mag_lsd")},
+            "audio": {"spectral_convergence": agg("audio_sc"), "log_spectral_distance_db": agg("audio_lsd")},
+            "inversion_only": {"spectral_convergence": agg("inv_sc"), "log_spectral_distance_db": agg("inv_lsd")},
+        }
+
+    return {**block(None), "per_instrument": {
+        i: {"notes": sum(n.instrument == i for n in records), **block(i)} for i in instruments}}
+
+
+def _real_descriptors(records: Sequence[NoteRecord], instruments: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Per-frame descriptors of each instrument's real notes, pooled."""
+    out = {}
+    for i in instruments:
+        own = [n.descriptors for n in records if n.instrument == i]
+        out[i] = {d: np.concatenate([v[d] for v in own]) if own else np.zeros(0) for d in DESCRIPTORS}
+    return out
+
+
+def _pair_metrics(groups: dict[str, list[TransferRecord]], real: dict[str, dict[str, np.ndarray]],
+                  instruments: Sequence[str], out: Path, seed: int) -> tuple[dict, dict, list[tuple[str, str]]]:
+    """Per pair: shares, descriptor ratios and distances; the violin plots drawn."""
+    pairs: dict[str, dict[str, Any]] = {}
+    ratios: dict[str, dict[str, float]] = {}
+    violin_files: list[tuple[str, str]] = []
+    for key, recs in groups.items():
+        src, tgt = key.split("->")
+        trans = pool_descriptors(recs)
+        ratios[key] = descriptor_ratios(trans, real[src], real[tgt])
+        png = f"figures/descriptors/{_slug(src)}_to_{_slug(tgt)}.png"
+        plot_descriptor_violins(real[src], trans, real[tgt], out / png, source_name=src, target_name=tgt,
+                                ratios=ratios[key], seed=seed)
+        violin_files.append((png, f"{src} -> {tgt}: real {src} | transferred | real {tgt}"))
+        pairs[key] = {
+            "source": src, "target": tgt, **transfer_summary(recs),
+            "in_target_range": sum(r.in_range for r in recs),
+            "classified_as": {i: sum(r.predicted == i for r in recs) for i in instruments},
+            "descriptor_ratios": ratios[key],
+            "descriptor_ratio_mean": _mean(list(ratios[key].values())),
+            "descriptors": descriptor_distances(trans, real[src], real[tgt]),
+        }
+    return pairs, ratios, violin_files
+
+
+def _transfer_metrics(records: Sequence[NoteRecord], instruments: Sequence[str], ranges: dict[str, tuple[int, int]],
+                      out: Path, seed: int) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The ``transfer`` block of metrics.json and the descriptor figures."""
+    real = _real_descriptors(records, instruments)
+    pairs_of = by_pair(records)
+    pairs, ratios, violin_files = _pair_metrics(pairs_of, real, instruments, out, seed)
+    plot_ratio_matrix(ratios, out / "figures/descriptor_ratios.png")
+    all_recs = [r for recs in pairs_of.values() for r in recs]
+    all_ratios = [r for rs in ratios.values() for r in rs.values() if np.isfinite(r)]
+    src_voiced = sum(n.pitch_accuracy["voiced"] for n in records)
+    src_correct = sum(n.pitch_accuracy["correct"] for n in records)
+    in_range: dict[str, Any] = transfer_summary([r for r in all_recs if r.in_range])
+    in_ratios = []
+    for key, recs in pairs_of.items():
+        src, tgt = key.split("->")
+        inside = [r for r in recs if r.in_range]
+        if inside:
+            in_ratios += [v for v in descriptor_ratios(pool_descriptors(inside), real[src], real[tgt]).values()
+                          if np.isfinite(v)]
+    in_range["descriptor_ratio_mean"] = _mean(in_ratios)
+    in_range["descriptor_ratio_median"] = float(np.median(in_ratios)) if in_ratios else float("nan")
+    transfer = {
+        **transfer_summary(all_recs),
+        "pitch_accuracy_real_notes": src_correct / src_voiced if src_voiced else float("nan"),
+        "descriptor_ratio_mean": _mean(all_ratios),
+        "descriptor_ratio_median": float(np.median(all_ratios)) if all_ratios else float("nan"),
+        "descriptor_ratios_defined": f"{len(all_ratios)} of {sum(len(r) for r in ratios.values())}",
+        "descriptor_ratio_by_descriptor": {d: _mean([ratios[p][d] for p in ratios]) for d in DESCRIPTORS},
+        "target_pitch_ranges": {i: list(ranges[i]) for i in instruments},
+        "in_target_range": in_range,
+        "out_of_target_range": transfer_summary([r for r in all_recs if not r.in_range]),
+        "pairs": pairs,
+    }
+    return transfer, violin_files
+
+
+def _log_headlines(log: Callable[[str], None], m: dict, out: Path) -> None:
+    c, t, r = m["classifier"], m["transfer"], m["reconstruction"]
+    log(f"classifier: {_pct(c['note_accuracy'])} of held-out real notes ({_pct(c['slice_accuracy'])} of slices)")
+    log(f"transfers: target {_pct(t['target_accuracy'])}, source {_pct(t['source_share'])}, "
+        f"pitch {_pct(t['pitch_accuracy'])}, mean descriptor ratio {_fmt(t['descriptor_ratio_mean'], 2)}")
+    for line in fidelity_lines(m["fidelity"]):
+        log(line)
+    log(f"reconstruction: SC {_fmt(r['magnitude']['spectral_convergence'])} (magnitudes), "
+        f"{_fmt(r['audio']['spectral_convergence'])} (audio)")
+    log(f"report: {out / 'index.html'} ({m['seconds']:.0f} s)")
 
 
 def evaluate(
@@ -396,197 +522,37 @@ def evaluate(
     data_dir, out = Path(data_dir), Path(out_dir)
     model = load_model(model_path)
     ds = PreparedDataset(data_dir)
-    instruments = _check_inputs(model, ds, data_dir)
-    if max_notes is not None and max_notes < 1:
-        raise ConfigError(f"--max-notes must be at least 1, got {max_notes}")
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    notes = select_notes(ds, instruments, split, max_notes)
-    empty = [i for i, rows in notes.items() if not rows]
-    if empty:
-        log(f"no {split} notes of {', '.join(empty)} in {data_dir}; left out")
-        instruments = [i for i in instruments if notes[i]]
-        if len(instruments) < 2:
-            raise ConfigError(f"{data_dir}: fewer than two instruments have {split} notes to evaluate")
-    n_notes = sum(len(notes[i]) for i in instruments)
+    notes = _held_out_notes(model, ds, data_dir, split, max_notes, log)
+    instruments = list(notes)
+    n_notes = sum(len(rows) for rows in notes.values())
     out.mkdir(parents=True, exist_ok=True)
-    fig_dir, audio_dir = out / "figures", out / "audio"
-    sr = model.frontend.config.sample_rate
     log(f"evaluating {model_path or 'the default model'} on {n_notes} {split} notes of "
         f"{', '.join(instruments)} -> {out}")
 
     bar = tqdm(total=n_notes + 4, desc="classifier", unit="step", disable=not progress)
-    # ---------------------------------------------------------------- classifier
     clf = train_classifier(ds, instruments, epochs=classifier_epochs, seed=seed)
     clf.save(out / "classifier.pt")
-    k = len(instruments)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    slice_hits = slice_total = 0
-    for inst in instruments:
-        for row in notes[inst]:
-            sl = clf.note_slices(ds.note_frames(row))
-            probs = clf.predict_slices(sl, ds.notes[row]["pitch"])
-            confusion[instruments.index(inst), int(probs.mean(0).argmax())] += 1
-            slice_hits += int((probs.argmax(1) == instruments.index(inst)).sum())
-            slice_total += len(probs)
+    classifier = _test_classifier(clf, ds, notes)
     bar.update(1)
 
-    # ---------------------------------------------------------------- notes
     bar.set_description("transfers")
-    real_desc: dict[str, dict[str, list[np.ndarray]]] = {i: {d: [] for d in DESCRIPTORS} for i in instruments}
-    records: dict[str, list[_TransferRecord]] = {}
     ranges = _pitch_ranges(model, ds, instruments)
-    recon: dict[str, dict[str, list[float]]] = {}
-    source_pitch: dict[str, list[dict]] = {i: [] for i in instruments}
-    stages: dict[str, dict[str, list[dict]]] = {i: {st: [] for st in STAGES} for i in instruments}
-    example_rows: list[dict] = []
-    folded = 0
-    for inst in instruments:
-        picks = set(notes[inst][len(notes[inst]) // 2 :][: max(0, examples)]) if examples else set()
-        for row in notes[inst]:
-            note = ds.notes[row]
-            pitch = int(note["pitch"])
-            x, _ = load_audio(note["file"], sr)
-            logmag = model.analyze(x, sr)
-            cond = model.conditioning(pitch, logmag.shape[0])
-            folded += int(cond.folded > 0)
-            # reconstruction and the inversion floor
-            rec_mag = model.convert(logmag, inst, None, cond, envelope=envelope, texture=texture)
-            rec = model.render(rec_mag, len(x), sr)
-            inv = model.render(logmag, len(x), sr)
-            m_in, m_out = model.frontend.magnitude(logmag), model.frontend.magnitude(rec_mag)
-            r = recon.setdefault(inst, {k_: [] for k_ in ("mag_sc", "mag_lsd", "audio_sc", "audio_lsd",
-                                                          "inv_sc", "inv_lsd")})
-            r["mag_sc"].append(magnitude_spectral_convergence(m_in, m_out))
-            r["mag_lsd"].append(magnitude_log_spectral_distance(m_in, m_out))
-            r["audio_sc"].append(spectral_convergence(x, rec))
-            r["audio_lsd"].append(log_spectral_distance(x, rec))
-            r["inv_sc"].append(spectral_convergence(x, inv))
-            r["inv_lsd"].append(log_spectral_distance(x, inv))
-            # identity and temporal detail of the note, its round trip and its reconstruction
-            real_td = temporal_detail(x, sr)
-            for stage, y_ in (("real", x), ("round_trip", inv), ("reconstruction", rec)):
-                hit = instruments[int(clf.predict_audio(y_, sr, pitch).argmax())] == inst
-                td = real_td if stage == "real" else temporal_detail(y_, sr)
-                stages[inst][stage].append({"hit": bool(hit), **td, "real": real_td})
-            # the real note
-            for d, v in note_descriptors(x, sr, pitch).items():
-                real_desc[inst][d].append(v)
-            source_pitch[inst].append(pitch_accuracy(x, sr, pitch))
-            outputs = [("source", None, x), ("reconstruction", None, rec)]
-            # transfers
-            for tgt in instruments:
-                if tgt == inst:
-                    continue
-                key = _pair_key(inst, tgt)
-                y = model.render(model.convert(logmag, inst, tgt, cond, out_of_range=out_of_range,
-                                               envelope=envelope, texture=texture), len(x), sr)
-                probs = clf.predict_audio(y, sr, pitch)
-                pa = pitch_accuracy(y, sr, pitch)
-                lo, hi = ranges[tgt]
-                records.setdefault(key, []).append(_TransferRecord(
-                    in_range=lo <= pitch <= hi,
-                    target_hit=int(probs.argmax()) == instruments.index(tgt),
-                    source_hit=int(probs.argmax()) == instruments.index(inst),
-                    predicted=instruments[int(probs.argmax())],
-                    p_target=float(probs[instruments.index(tgt)]),
-                    voiced=pa["voiced"], correct=pa["correct"], frames=pa["frames"],
-                    descriptors=note_descriptors(y, sr, pitch),
-                ))
-                stages[tgt]["transfer"].append({"hit": int(probs.argmax()) == instruments.index(tgt),
-                                                "in_range": lo <= pitch <= hi, "source": inst,
-                                                **temporal_detail(y, sr)})
-                outputs.append((f"to {tgt}", tgt, y))
-            if row in picks:
-                example_rows.append(_write_example(out, audio_dir, fig_dir, model, note, inst, outputs, sr))
-            bar.update(1)
+    records, example_rows = _run_notes(model, clf, ds, notes, ranges, out, examples, bar, out_of_range=out_of_range,
+                                       envelope=envelope, texture=texture)
 
-    # ---------------------------------------------------------------- transfer metrics
     bar.set_description("figures")
-    real = {i: {d: np.concatenate(v) if v else np.zeros(0) for d, v in real_desc[i].items()} for i in instruments}
-    pairs: dict[str, dict[str, Any]] = {}
-    ratios: dict[str, dict[str, float]] = {}
-    violin_files: list[tuple[str, str]] = []
-    for key, recs in records.items():
-        src, tgt = key.split("->")
-        trans = _pool(recs)
-        ratios[key] = descriptor_ratios(trans, real[src], real[tgt])
-        png = f"figures/descriptors/{_slug(src)}_to_{_slug(tgt)}.png"
-        plot_descriptor_violins(real[src], trans, real[tgt], out / png, source_name=src, target_name=tgt,
-                                ratios=ratios[key], seed=seed)
-        violin_files.append((png, f"{src} -> {tgt}: real {src} | transferred | real {tgt}"))
-        pairs[key] = {
-            "source": src, "target": tgt, **_summary(recs),
-            "in_target_range": sum(r.in_range for r in recs),
-            "classified_as": {i: sum(r.predicted == i for r in recs) for i in instruments},
-            "descriptor_ratios": ratios[key],
-            "descriptor_ratio_mean": _mean(list(ratios[key].values())),
-            "descriptors": descriptor_distances(trans, real[src], real[tgt]),
-        }
-    plot_ratio_matrix(ratios, out / "figures/descriptor_ratios.png")
-    all_recs = [r for recs in records.values() for r in recs]
-    all_ratios = [r for rs in ratios.values() for r in rs.values() if np.isfinite(r)]
-    src_voiced = sum(p["voiced"] for ps in source_pitch.values() for p in ps)
-    src_correct = sum(p["correct"] for ps in source_pitch.values() for p in ps)
-    in_range: dict[str, Any] = _summary([r for r in all_recs if r.in_range])
-    in_ratios = []
-    for key, recs in records.items():
-        src, tgt = key.split("->")
-        inside = [r for r in recs if r.in_range]
-        if inside:
-            in_ratios += [v for v in descriptor_ratios(_pool(inside), real[src], real[tgt]).values() if np.isfinite(v)]
-    in_range["descriptor_ratio_mean"] = _mean(in_ratios)
-    in_range["descriptor_ratio_median"] = float(np.median(in_ratios)) if in_ratios else float("nan")
-    transfer = {
-        **_summary(all_recs),
-        "pitch_accuracy_real_notes": src_correct / src_voiced if src_voiced else float("nan"),
-        "descriptor_ratio_mean": _mean(all_ratios),
-        "descriptor_ratio_median": float(np.median(all_ratios)) if all_ratios else float("nan"),
-        "descriptor_ratios_defined": f"{len(all_ratios)} of {sum(len(r) for r in ratios.values())}",
-        "descriptor_ratio_by_descriptor": {d: _mean([ratios[p][d] for p in ratios]) for d in DESCRIPTORS},
-        "target_pitch_ranges": {i: list(ranges[i]) for i in instruments},
-        "in_target_range": in_range,
-        "out_of_target_range": _summary([r for r in all_recs if not r.in_range]),
-        "pairs": pairs,
-    }
-
-    # ---------------------------------------------------------------- reconstruction
-    def _agg(key: str, inst: str | None = None) -> float:
-        vals = [v for i in instruments if inst in (None, i) for v in recon[i][key]]
-        return _mean(vals)
-
-    def _block(inst: str | None) -> dict:
-        return {
-            "magnitude": {"spectral_convergence": _agg("mag_sc", inst), "log_spectral_distance_db": _agg("mag_lsd", inst)},
-            "audio": {"spectral_convergence": _agg("audio_sc", inst), "log_spectral_distance_db": _agg("audio_lsd", inst)},
-            "inversion_only": {"spectral_convergence": _agg("inv_sc", inst),
-                               "log_spectral_distance_db": _agg("inv_lsd", inst)},
-        }
-
-    reconstruction = {**_block(None), "per_instrument": {i: {"notes": len(notes[i]), **_block(i)} for i in instruments}}
-
-    classifier = {
-        "file": "classifier.pt",
-        "instruments": instruments,
-        "train": clf.info,
-        "note_accuracy": float(np.trace(confusion) / max(1, confusion.sum())),
-        "slice_accuracy": slice_hits / max(1, slice_total),
-        "per_instrument": {i: float(confusion[j, j] / max(1, confusion[j].sum())) for j, i in enumerate(instruments)},
-        "confusion": confusion.tolist(),
-        "round_trip_accuracy": _mean([float(r["hit"]) for i in instruments for r in stages[i]["round_trip"]]),
-        "reconstruction_accuracy": _mean([float(r["hit"]) for i in instruments for r in stages[i]["reconstruction"]]),
-    }
-    fidelity = fidelity_summary(stages, transfer)
+    transfer, violin_files = _transfer_metrics(records, instruments, ranges, out, seed)
+    stages = _stages(records, instruments)
+    for stage in ("round_trip", "reconstruction"):
+        classifier[f"{stage}_accuracy"] = _mean([float(r["hit"]) for i in instruments for r in stages[i][stage]])
     bar.update(1)
 
-    # ---------------------------------------------------------------- latent space
     bar.set_description("latent space")
-    latent_data = (_latent_section_data(model, ds, notes, instruments, split, out, fig_dir, map_grid,
+    latent_data = (_latent_section_data(model, ds, notes, instruments, split, out, out / "figures", map_grid,
                                         gif_steps, seed) if latent else None)
     bar.update(1)
 
-    goals = {name: _goal(transfer[name], op, threshold) for name, (op, threshold) in GOALS.items()}
-    metrics = {
+    metrics = json_safe({
         "model": str(model_path) if model_path is not None else "default",
         "data": str(data_dir),
         "split": split,
@@ -596,34 +562,25 @@ def evaluate(
         "out_of_range": out_of_range,
         "envelope": envelope,
         "texture": bool(texture and model.bundle.texture is not None),
-        "octave_folded_notes": folded,
+        "octave_folded_notes": sum(n.folded for n in records),
         "classifier": classifier,
-        "fidelity": fidelity,
+        "fidelity": fidelity_summary(stages, transfer),
         "transfer": transfer,
-        "reconstruction": reconstruction,
+        "reconstruction": _reconstruction_metrics(records, instruments),
         "latent": latent_data,
-        "goals": goals,
+        "goals": {name: _goal(transfer[name], op, threshold) for name, (op, threshold) in GOALS.items()},
         "files": {"page": "index.html", "latent_page": "latent.html", "classifier": "classifier.pt"},
         "seconds": round(time.perf_counter() - t_start, 1),
-    }
-    metrics = json_safe(metrics)
+    })
     write_json(out / "metrics.json", metrics)
     _write_report(out, metrics, violin_files, example_rows, latent_data)
     bar.update(1)
     bar.close()
-    log(f"classifier: {_pct(classifier['note_accuracy'])} of held-out real notes "
-        f"({_pct(classifier['slice_accuracy'])} of slices)")
-    log(f"transfers: target {_pct(transfer['target_accuracy'])}, source {_pct(transfer['source_share'])}, "
-        f"pitch {_pct(transfer['pitch_accuracy'])}, mean descriptor ratio {_fmt(transfer['descriptor_ratio_mean'], 2)}")
-    for line in fidelity_lines(fidelity):
-        log(line)
-    log(f"reconstruction: SC {_fmt(reconstruction['magnitude']['spectral_convergence'])} (magnitudes), "
-        f"{_fmt(reconstruction['audio']['spectral_convergence'])} (audio)")
-    log(f"report: {out / 'index.html'} ({metrics['seconds']:.0f} s)")
+    _log_headlines(log, metrics, out)
     return metrics
 
 
-def _write_example(out: Path, audio_dir: Path, fig_dir: Path, model, note: dict, inst: str,
+def _write_example(out: Path, model, note: dict, inst: str,
                    outputs: list[tuple[str, str | None, np.ndarray]], sr: int) -> dict:
     """Write the audio and spectrograms of one example note; returns its page entry."""
     stem = _slug(Path(note["file"]).stem)
@@ -716,7 +673,26 @@ def _fidelity_section(f: dict) -> Section:
 def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: list[dict],
                   latent: dict | None) -> Path:
     """Write ``index.html`` from the metrics and the figure lists."""
-    t, c, r = m["transfer"], m["classifier"], m["reconstruction"]
+    example_section = Section(
+        "Examples",
+        text=["Source note, its reconstruction and its transfers (audio and spectrograms)."],
+        audio=[a for e in examples for a in e["audio"]],
+        images=[e["image"] for e in examples],
+    )
+    sections = [_summary_section(m), _fidelity_section(m["fidelity"]), _classifier_section(m["classifier"]),
+                _transfers_section(m["transfer"], violins), _reconstruction_section(m), example_section]
+    if latent is None:
+        return write_page(out / "index.html", "move evaluation", sections,
+                          intro=f"Generated by move evaluate in {m['seconds']:.0f} s (latent section skipped); "
+                                "every number is in metrics.json.")
+    return write_page(out / "index.html", "move evaluation",
+                      [*sections, _latent_section(latent)],
+                      intro=f"Generated by move evaluate in {m['seconds']:.0f} s; every number is in metrics.json.")
+
+
+def _summary_section(m: dict) -> Section:
+    """The headline numbers against the goals, in and out of the targets' pitch ranges."""
+    t, c = m["transfer"], m["classifier"]
     goal_rows = [["metric", "all transfers", "goal", "met", "in the target's pitch range",
                   "outside it"]]
     inr, outr = t["in_target_range"], t["out_of_target_range"]
@@ -729,7 +705,7 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
         goal_rows.append([name.replace("_", " "), *row])
     goal_rows.append(["transfers", str(t["transfers"]), "", "", str(inr["transfers"]), str(outr["transfers"])])
     ranges = ", ".join(f"{i} {note_name(lo)}-{note_name(hi)}" for i, (lo, hi) in t["target_pitch_ranges"].items())
-    summary = Section(
+    return Section(
         "Summary",
         text=[f"Model: {m['model']}. Data: {m['data']} ({m['split']} notes: "
               + ", ".join(f"{i} {n}" for i, n in m["notes"].items()) + ").",
@@ -743,11 +719,15 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
               f"pitch is in the target instrument's range."],
         table=goal_rows,
     )
+
+
+def _classifier_section(c: dict) -> Section:
+    """The classifier's training, accuracies and confusion matrix."""
     ci = c["instruments"]
     conf = [["real \\ predicted", *ci, "accuracy"]]
     for j, i in enumerate(ci):
         conf.append([i, *[str(v) for v in c["confusion"][j]], _pct(c["per_instrument"][i])])
-    classifier = Section(
+    return Section(
         "Instrument classifier",
         text=[f"A two-layer perceptron on the harmonic profile of spectrogram slices (log magnitudes at "
               f"0.5, 1, 1.5, ... 20 times the note's fundamental, relative to each frame's peak: mean, "
@@ -760,6 +740,10 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
               f"{_pct(c['reconstruction_accuracy'])}."],
         table=conf,
     )
+
+
+def _transfers_section(t: dict, violins: list[tuple[str, str]]) -> Section:
+    """One row per (source, target) pair, the descriptor figures."""
     pair_rows = [["source -> target", "notes", "in target's range", "classified as target", "as source",
                   "classified as (notes)", "pitch accuracy", "voiced", "mean descriptor ratio"]]
     for key, p in t["pairs"].items():
@@ -767,7 +751,7 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
         pair_rows.append([key.replace("->", " -> "), str(p["transfers"]), str(p["in_target_range"]),
                           _pct(p["target_accuracy"]), _pct(p["source_share"]), verdicts,
                           _pct(p["pitch_accuracy"]), _pct(p["voiced_share"]), _fmt(p["descriptor_ratio_mean"], 2)])
-    transfers = Section(
+    return Section(
         "Transfers",
         text=["Every held-out note of each source instrument transferred to each target at its own pitch. "
               "Descriptor ratio: W1(transferred, real target) / W1(real source, real target) of the per-frame "
@@ -777,6 +761,11 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
         table=pair_rows,
         images=[("figures/descriptor_ratios.png", "descriptor ratios per pair"), *violins],
     )
+
+
+def _reconstruction_section(m: dict) -> Section:
+    """Reconstruction errors per instrument, beside the inversion floor."""
+    r = m["reconstruction"]
     rec_rows = [["instrument", "notes", "SC magnitudes", "LSD magnitudes (dB)", "SC audio", "LSD audio (dB)",
                  "SC inversion only", "LSD inversion only (dB)"]]
     for name, block in [("all", r), *r["per_instrument"].items()]:
@@ -787,26 +776,19 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
             _fmt(block["inversion_only"]["spectral_convergence"]),
             _fmt(block["inversion_only"]["log_spectral_distance_db"], 2),
         ])
-    reconstruction = Section(
+    return Section(
         "Reconstruction of held-out notes",
         text=["Spectral convergence (SC) and log-spectral distance (LSD): model output against input in the "
               "front end's linear magnitudes, and after phase retrieval against the input audio; "
               "'inversion only' inverts the input's own magnitudes (the floor set by phase retrieval)."],
         table=rec_rows,
     )
-    example_section = Section(
-        "Examples",
-        text=["Source note, its reconstruction and its transfers (audio and spectrograms)."],
-        audio=[a for e in examples for a in e["audio"]],
-        images=[e["image"] for e in examples],
-    )
-    sections = [summary, _fidelity_section(m["fidelity"]), classifier, transfers, reconstruction, example_section]
-    if latent is None:
-        return write_page(out / "index.html", "move evaluation", sections,
-                          intro=f"Generated by move evaluate in {m['seconds']:.0f} s (latent section skipped); "
-                                "every number is in metrics.json.")
+
+
+def _latent_section(latent: dict) -> Section:
+    """Scatter plots and decoded descriptor maps of the latent space."""
     lf = latent["files"]
-    latent_section = Section(
+    return Section(
         "Latent space",
         text=[f"Posterior means of {latent['slices']} held-out slices, each encoded under its own instrument, "
               f"pitch class and octave. Descriptor maps: slices decoded on a grid over the planes z3 = 0, "
@@ -818,6 +800,3 @@ def _write_report(out: Path, m: dict, violins: list[tuple[str, str]], examples: 
                 *[(g, f"{i}: z1-z2 maps as z3 sweeps") for i, g in lf["gifs"].items()]],
         extra_html=f"<p>{link(lf['page'], 'Interactive 3-D latent plot')}</p>",
     )
-    return write_page(out / "index.html", "move evaluation",
-                      [*sections, latent_section],
-                      intro=f"Generated by move evaluate in {m['seconds']:.0f} s; every number is in metrics.json.")
