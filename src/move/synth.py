@@ -50,6 +50,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -870,6 +871,81 @@ def _floats(t: Tensor | np.ndarray) -> Any:
     return np.round(a, 6).tolist()
 
 
+def _conditions(model: Any, note: str | int | Sequence[str | int],
+                warn: Callable[[str], None]) -> list[tuple[int, int, int, bool]]:
+    """``(midi, pitch class, octave index, folded)`` per note, warning about folded octaves."""
+    from move.data.instruments import note_name
+
+    conds = [_condition(model, p) for p in _pitch_list(note)]
+    for midi, _pc, oc, folded in conds:
+        if folded:
+            warn(
+                f"note {note_name(midi)} is outside the model's octaves "
+                f"{model.octaves[0]}-{model.octaves[-1]}; conditioning on octave {model.octaves[oc]}"
+            )
+    return conds
+
+
+def _check_duration(model: Any, duration: float) -> None:
+    """At least one decoded slice."""
+    fe = model.frontend
+    min_dur = int(model.n_frames) * fe.hop_length / fe.config.sample_rate
+    if not (isinstance(duration, (int, float)) and math.isfinite(duration)) or duration < min_dur:
+        raise ConfigError(
+            f"synth: duration {duration!r} s is shorter than one decoded slice ({min_dur:.3f} s)"
+        )
+
+
+def _make_path(kind: str, decoder: Decoder, dim: int, seed: int, z0, z1, v0, n: int,
+               steps: int) -> tuple[Tensor, dict[str, Any], Tensor | None]:
+    """The path of ``kind`` (with the optimiser's info and the shooting velocity); endpoints
+    not given are drawn from the prior with ``seed``."""
+    gen = torch.Generator().manual_seed(int(seed))
+
+    def coords(value, name: str) -> Tensor:
+        if value is None:
+            return torch.randn(dim, generator=gen)
+        t = _point(value, name, torch.float32)
+        if t.numel() != dim:
+            raise ConfigError(f"synth: {name} needs {dim} coordinates, got {t.numel()}")
+        return t
+
+    a = coords(z0, "z0")
+    b = coords(z1, "z1")  # drawn even when unused, so seeds give the same z0 across kinds
+    if kind == "linear":
+        return linear(a, b, n), {}, None
+    if kind == "geodesic":
+        path, info = geodesic(decoder, a, b, n, steps=steps)
+        return path, info, None
+    vel = coords(v0, "v0") if v0 is not None else b - a
+    path = shoot(decoder, a, vel, n)
+    if not torch.isfinite(path).all():
+        raise ConfigError("synth: geodesic shooting diverged (non-finite points); try a smaller v0")
+    return path, {}, vel
+
+
+def _render_path(model: Any, path: Tensor, kind: str, conds: list, note_names: list[str], duration: float,
+                 out: Path, files: dict[str, str], name: str, role: str, *, fps: int, mp4: bool) -> None:
+    """Decode ``path`` under instrument ``name``: wav, animation (and for the main role the
+    summary picture) in ``out``, their names in ``files`` under ``role``."""
+    from move.audio.io import write_audio
+
+    fe = model.frontend
+    sr, freqs = int(fe.config.sample_rate), getattr(fe, "frequencies", None)
+    audio, logmag = path_audio(model, path, name, [c[0] for c in conds], duration)
+    stem = f"{kind}_{name}"
+    write_audio(out / f"{stem}.wav", audio, sr)
+    files[f"{role}_wav"] = f"{stem}.wav"
+    title = f"{kind} path, {name}, {' '.join(note_names)}"
+    for f in animate_path(path, logmag, out / f"{stem}.gif", frame_rate=fe.frame_rate,
+                          freqs=freqs, fps=fps, mp4=mp4, title=title, audio=audio, sample_rate=sr):
+        files[f"{role}_{f.suffix[1:]}"] = f.name
+    if role == "main":
+        summary_png(path, logmag, out / f"{stem}_summary.png", frame_rate=fe.frame_rate,
+                    freqs=freqs, title=title)
+        files["summary_png"] = f"{stem}_summary.png"
+
+
 def synthesize(
     model: Any,
     *,
@@ -949,56 +1025,19 @@ def synthesize(
     LabelError
         Unknown instrument or note.
     """
-    from move.audio.io import write_audio
     from move.data.instruments import note_name
 
     if kind not in KINDS:
         raise ConfigError(f"synth: unknown path kind {kind!r} (choose from {', '.join(KINDS)})")
     inst = model.instrument(instrument)
     other = model.instrument(transfer_to) if transfer_to is not None else None
-    notes = _pitch_list(note)
-    conds = [_condition(model, p) for p in notes]
-    for midi, _pc, oc, folded in conds:
-        if folded:
-            warn(
-                f"note {note_name(midi)} is outside the model's octaves "
-                f"{model.octaves[0]}-{model.octaves[-1]}; conditioning on octave {model.octaves[oc]}"
-            )
-    nf = int(model.n_frames)
-    fe = model.frontend
-    min_dur = nf * fe.hop_length / fe.config.sample_rate
-    if not (isinstance(duration, (int, float)) and math.isfinite(duration)) or duration < min_dur:
-        raise ConfigError(
-            f"synth: duration {duration!r} s is shorter than one decoded slice ({min_dur:.3f} s)"
-        )
+    conds = _conditions(model, note, warn)
+    _check_duration(model, duration)
     n = _check_n(n)
-    dim = int(model.model.config.latent_dim)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**31))
-    gen = torch.Generator().manual_seed(int(seed))
-
-    def coords(value, name: str) -> Tensor:
-        if value is None:
-            return torch.randn(dim, generator=gen)
-        t = _point(value, name, torch.float32)
-        if t.numel() != dim:
-            raise ConfigError(f"synth: {name} needs {dim} coordinates, got {t.numel()}")
-        return t
-
-    a = coords(z0, "z0")
-    b = coords(z1, "z1")  # drawn even when unused, so seeds give the same z0 across kinds
     decoder = model_decoder(model, inst, conds[0][0])
-    info: dict[str, Any] = {}
-    vel = None
-    if kind == "linear":
-        path = linear(a, b, n)
-    elif kind == "geodesic":
-        path, info = geodesic(decoder, a, b, n, steps=steps)
-    else:
-        vel = coords(v0, "v0") if v0 is not None else b - a
-        path = shoot(decoder, a, vel, n)
-        if not torch.isfinite(path).all():
-            raise ConfigError("synth: geodesic shooting diverged (non-finite points); try a smaller v0")
+    path, info, vel = _make_path(kind, decoder, int(model.model.config.latent_dim), seed, z0, z1, v0, n, steps)
     with torch.no_grad():
         energy = float(path_energy(decoder, path))
         e_lin = float(path_energy(decoder, linear(path[0], path[-1], n)))
@@ -1009,29 +1048,12 @@ def synthesize(
             f"the {kind} path goes {radius:.1f} standard deviations from the prior's centre "
             "(beyond 3); the decoder was hardly trained there, expect odd sounds"
         )
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sr = int(fe.config.sample_rate)
-    freqs = getattr(fe, "frequencies", None)
     note_names = [note_name(c[0]) for c in conds]
     files: dict[str, str] = {}
-
-    def render(name: str, role: str) -> None:
-        audio, logmag = path_audio(model, path, name, [c[0] for c in conds], duration)
-        stem = f"{kind}_{name}"
-        write_audio(out / f"{stem}.wav", audio, sr)
-        files[f"{role}_wav"] = f"{stem}.wav"
-        title = f"{kind} path, {name}, {' '.join(note_names)}"
-        for f in animate_path(path, logmag, out / f"{stem}.gif", frame_rate=fe.frame_rate,
-                              freqs=freqs, fps=fps, mp4=mp4, title=title, audio=audio,
-                              sample_rate=sr):
-            files[f"{role}_{f.suffix[1:]}"] = f.name
-        if role == "main":
-            summary_png(path, logmag, out / f"{stem}_summary.png", frame_rate=fe.frame_rate,
-                        freqs=freqs, title=title)
-            files["summary_png"] = f"{stem}_summary.png"
-
+    render = functools.partial(_render_path, model, path, kind, conds, note_names, duration, out, files,
+                               fps=fps, mp4=mp4)
     render(inst, "main")
     transfer = None
     if other is not None:
