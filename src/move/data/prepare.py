@@ -228,6 +228,45 @@ def prepare_dataset(
         notes_dir, csv=csv_path, instruments=instruments, techniques=cfg.techniques, warn=warn
     )
     fingerprint = _fingerprint(records, notes_dir, cfg)
+    reused = _reusable(out_dir, fingerprint)
+    if reused is not None:
+        return reused
+    fe = make_frontend(frontend_config(cfg.frontend))
+    work = out_dir.parent / f".{out_dir.name}.partial"
+    cache = work / "notes"
+    cache.mkdir(parents=True, exist_ok=True)
+    report = PrepareReport()
+    kept = _analyse_notes(records, fe, cache, cfg.slice_frames * fe.hop_length, report, progress, warn)
+    if not kept:
+        raise AudioError(f"{notes_dir}: no usable notes (all were silent or too short)")
+    splits = assign_splits([r for r, _ in kept], cfg.split, cfg.seed)
+    rows, slices, total, (mean, std) = _write_frames(kept, splits, cfg, fe.n_bins, work)
+    if mean is None:
+        raise ConfigError(f"{notes_dir}: the split left no training notes")
+    fe.mean = torch.as_tensor(mean, dtype=torch.float32)
+    fe.std = torch.as_tensor(std, dtype=torch.float32).clamp_min(STD_FLOOR)
+    np.save(work / "slices.npy", np.asarray(slices, dtype=np.int32).reshape(-1, 2))
+    with open(work / "notes.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=NOTE_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {
+        "format": FORMAT, "version": VERSION, "fingerprint": fingerprint,
+        "source": str(notes_dir.resolve()), "config": to_dict(cfg), "frontend": fe.state(),
+        "n_notes": len(rows), "n_slices": len(slices), "n_frames": total,
+        "instruments": sorted({r["instrument"] for r in rows}),
+        "skipped": dict(report.skipped),
+    }
+    write_json(work / "prepared.json", meta)
+    shutil.rmtree(cache)
+    _swap_in(work, out_dir)
+    report.notes, report.slices = len(rows), len(slices)
+    return report
+
+
+def _reusable(out_dir: Path, fingerprint: str) -> PrepareReport | None:
+    """The report of an up-to-date prepared set in ``out_dir`` (same fingerprint), if any;
+    refuses a folder that holds something else."""
     meta_path = out_dir / "prepared.json"
     if meta_path.is_file():
         try:
@@ -238,16 +277,15 @@ def prepare_dataset(
             return PrepareReport(notes=old["n_notes"], slices=old["n_slices"], reused=True)
     elif out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir}: exists and is not a prepared dataset; choose another --out")
+    return None
 
-    fe = make_frontend(frontend_config(cfg.frontend))
-    work = out_dir.parent / f".{out_dir.name}.partial"
-    cache = work / "notes"
-    cache.mkdir(parents=True, exist_ok=True)
-    min_samples = cfg.slice_frames * fe.hop_length
 
+def _analyse_notes(records: Sequence[NoteRecord], fe, cache: Path, min_samples: int, report: PrepareReport,
+                   progress: bool, warn: Callable[[str], None]) -> list[tuple[NoteRecord, Path]]:
+    """Analyse every note into ``cache`` (one ``.npy`` each; kept between interrupted runs);
+    silent and too short notes are counted in ``report`` and left out."""
     from tqdm.auto import tqdm
 
-    report = PrepareReport()
     kept: list[tuple[NoteRecord, Path]] = []
     skipped_examples: dict[str, str] = {}
     for record in tqdm(records, desc="analysing notes", unit="note", disable=not progress):
@@ -271,19 +309,21 @@ def prepare_dataset(
         kept.append((record, cached))
     for reason, count in report.skipped.items():
         warn(f"skipped {count} {reason} note(s) (e.g. {skipped_examples[reason]})")
-    if not kept:
-        raise AudioError(f"{notes_dir}: no usable notes (all were silent or too short)")
+    return kept
 
-    splits = assign_splits([r for r, _ in kept], cfg.split, cfg.seed)
+
+def _write_frames(kept: list[tuple[NoteRecord, Path]], splits: Sequence[str], cfg: PrepareConfig, n_bins: int,
+                  work: Path) -> tuple[list[dict], list[tuple[int, int]], int, tuple]:
+    """All notes' frames into ``work/frames.npy`` (float16, memory-mapped); returns the note
+    rows, the slices ``(row, first frame)``, the frame count and the training notes'
+    per-bin mean and standard deviation (``(None, None)`` without training notes)."""
     lengths = [int(np.load(p, mmap_mode="r").shape[0]) for _, p in kept]
     total = int(sum(lengths))
-    frames = np.lib.format.open_memmap(
-        work / "frames.npy", mode="w+", dtype=np.float16, shape=(total, fe.n_bins)
-    )
+    frames = np.lib.format.open_memmap(work / "frames.npy", mode="w+", dtype=np.float16, shape=(total, n_bins))
     rows: list[dict] = []
     slices: list[tuple[int, int]] = []
-    train_sum = np.zeros(fe.n_bins, dtype=np.float64)
-    train_sq = np.zeros(fe.n_bins, dtype=np.float64)
+    train_sum = np.zeros(n_bins, dtype=np.float64)
+    train_sq = np.zeros(n_bins, dtype=np.float64)
     train_n = 0
     start = 0
     for row_idx, ((record, cached), split, n) in enumerate(zip(kept, splits, lengths)):
@@ -306,28 +346,9 @@ def prepare_dataset(
     frames.flush()
     del frames
     if train_n == 0:
-        raise ConfigError(f"{notes_dir}: the split left no training notes")
+        return rows, slices, total, (None, None)
     mean = train_sum / train_n
-    std = np.sqrt(np.maximum(train_sq / train_n - mean**2, 0.0))
-    fe.mean = torch.as_tensor(mean, dtype=torch.float32)
-    fe.std = torch.as_tensor(std, dtype=torch.float32).clamp_min(STD_FLOOR)
-    np.save(work / "slices.npy", np.asarray(slices, dtype=np.int32).reshape(-1, 2))
-    with open(work / "notes.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=NOTE_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    meta = {
-        "format": FORMAT, "version": VERSION, "fingerprint": fingerprint,
-        "source": str(notes_dir.resolve()), "config": to_dict(cfg), "frontend": fe.state(),
-        "n_notes": len(rows), "n_slices": len(slices), "n_frames": total,
-        "instruments": sorted({r["instrument"] for r in rows}),
-        "skipped": dict(report.skipped),
-    }
-    write_json(work / "prepared.json", meta)
-    shutil.rmtree(cache)
-    _swap_in(work, out_dir)
-    report.notes, report.slices = len(rows), len(slices)
-    return report
+    return rows, slices, total, (mean, np.sqrt(np.maximum(train_sq / train_n - mean**2, 0.0)))
 
 
 def _swap_in(work: Path, out_dir: Path) -> None:
