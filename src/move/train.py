@@ -567,6 +567,37 @@ def train(
              "data_fingerprint": ds.meta.get("fingerprint")}
     config_path = run_dir / "config.json"
     last = run_dir / "checkpoints" / "last.ckpt"
+    commands = _start_run(run_dir, saved, run, command, resume)
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    torch.set_float32_matmul_precision("high")
+    accelerator = run.accelerator
+    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
+    precision = run.precision if run.precision != "auto" else ("bf16-mixed" if gpu else "32-true")
+    steps_per_epoch = max(1, len(data.train["x"]) // cfg.batch_size)
+    task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch)
+    task.image_every = run.image_every
+    task.provenance = {"commands": commands, "data": _data_summary(ds, data_dir, data)}
+    trainer = _trainer(L, run_dir, cfg, run, task, data, precision, steps_per_epoch, extra_callbacks)
+    t0 = time.perf_counter()
+    # weights_only=True: resuming restores tensors and plain values only; no code stored in
+    # the checkpoint runs, whatever torch's default (needs lightning>=2.6).
+    trainer.fit(task, ckpt_path=str(last) if resume else None, weights_only=True)
+    elapsed = time.perf_counter() - t0
+    if cfg.texture and trainer.is_global_zero:
+        add_texture(run_dir / "model.pt", ds)
+    summary = {**read_json(config_path), "last_fit_seconds": round(elapsed, 1),
+               "epochs_done": int(trainer.current_epoch), "parameters": task.model.n_parameters()}
+    write_json(config_path, summary)
+    return run_dir / "model.pt"
+
+
+def _start_run(run_dir: Path, saved: dict[str, Any], run: RunConfig, command: str, resume: bool) -> list[str]:
+    """Check ``run_dir`` for a new run or a resume (whose training and model configuration
+    and data must not have changed, more epochs apart) and write its ``config.json``;
+    returns the commands that started and resumed it."""
+    config_path = run_dir / "config.json"
+    last = run_dir / "checkpoints" / "last.ckpt"
     if resume:
         if not config_path.is_file() or not last.is_file():
             raise ConfigError(f"{run_dir}: nothing to resume (no config.json or checkpoints/last.ckpt)")
@@ -590,16 +621,12 @@ def train(
     commands = [*(read_json(config_path).get("commands", []) if resume else []), command]
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(config_path, {**saved, "run": to_dict(run), "commands": commands})
+    return commands
 
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    torch.set_float32_matmul_precision("high")
-    accelerator = run.accelerator
-    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
-    precision = run.precision if run.precision != "auto" else ("bf16-mixed" if gpu else "32-true")
-    steps_per_epoch = max(1, len(data.train["x"]) // cfg.batch_size)
-    task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch)
-    task.image_every = run.image_every
-    task.provenance = {"commands": commands, "data": _data_summary(ds, data_dir, data)}
+
+def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask, data: SliceData,
+             precision: str, steps_per_epoch: int, extra_callbacks: Sequence[Any]):
+    """The Lightning trainer of a run: checkpoints, ``model.pt`` export, history, TensorBoard."""
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -612,11 +639,11 @@ def train(
         _History(run_dir / "history.json"),
         *extra_callbacks,
     ]
-    trainer = L.Trainer(
+    return L.Trainer(
         default_root_dir=run_dir,
         max_epochs=cfg.max_epochs,
         max_time={"minutes": run.max_minutes} if run.max_minutes else None,
-        accelerator=accelerator,
+        accelerator=run.accelerator,
         devices=run.devices,
         num_nodes=run.num_nodes,
         strategy="ddp" if run.devices * run.num_nodes > 1 else "auto",
@@ -632,17 +659,6 @@ def train(
         enable_model_summary=run.progress,
         num_sanity_val_steps=0,
     )
-    t0 = time.perf_counter()
-    # weights_only=True: resuming restores tensors and plain values only; no code stored in
-    # the checkpoint runs, whatever torch's default (needs lightning>=2.6).
-    trainer.fit(task, ckpt_path=str(last) if resume else None, weights_only=True)
-    elapsed = time.perf_counter() - t0
-    if cfg.texture and trainer.is_global_zero:
-        add_texture(run_dir / "model.pt", ds)
-    summary = {**read_json(config_path), "last_fit_seconds": round(elapsed, 1),
-               "epochs_done": int(trainer.current_epoch), "parameters": task.model.n_parameters()}
-    write_json(config_path, summary)
-    return run_dir / "model.pt"
 
 
 def add_texture(model_path: str | os.PathLike, ds: PreparedDataset, half: bool = False) -> dict[str, Any]:
