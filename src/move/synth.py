@@ -246,17 +246,7 @@ def geodesic(
         raise ConfigError(f"synth: unknown optimiser {method!r} (choose lbfgs or adam)")
     straight = linear(z0, z1, n)
     a, b = straight[0], straight[-1]
-    if init is None:
-        start = straight
-    else:
-        start = torch.as_tensor(init).detach().to(a.dtype).to(a.device).clone()
-        if start.shape != straight.shape:
-            raise ConfigError(
-                f"synth: init must be a path of shape {tuple(straight.shape)}, got {tuple(start.shape)}"
-            )
-        if not torch.isfinite(start).all():
-            raise ConfigError("synth: init holds NaN or infinite values")
-        start[0], start[-1] = a, b
+    start = straight if init is None else _initial_path(init, straight)
     with torch.no_grad():
         e_lin = float(path_energy(decoder, straight))
         e_init = e_lin if init is None else float(path_energy(decoder, start))
@@ -293,7 +283,30 @@ def geodesic(
         w.grad = g.detach() if torch.isfinite(g).all() else torch.zeros_like(g)
         return (e / scale).detach()
 
-    done = 0
+    done = _minimise(objective, w, method, steps, lr, span=float((b - a).norm()))
+    info.update(energy_optimised=best_e, steps=done, evaluations=evals)
+    if not best_e <= e_lin:  # never worse than the straight path
+        best_e, best = e_lin, straight
+    info["energy"] = best_e
+    return best.clone(), info
+
+
+def _initial_path(init: Tensor, straight: Tensor) -> Tensor:
+    """``init`` checked against the straight path's shape, with its endpoints."""
+    a, b = straight[0], straight[-1]
+    start = torch.as_tensor(init).detach().to(a.dtype).to(a.device).clone()
+    if start.shape != straight.shape:
+        raise ConfigError(f"synth: init must be a path of shape {tuple(straight.shape)}, got {tuple(start.shape)}")
+    if not torch.isfinite(start).all():
+        raise ConfigError("synth: init holds NaN or infinite values")
+    start[0], start[-1] = a, b
+    return start
+
+
+def _minimise(objective: Callable[[], Tensor], w: Tensor, method: str, steps: int, lr: float | None,
+              span: float) -> int:
+    """Run ``steps`` of L-BFGS (strong Wolfe line search) or Adam on ``w`` (whose gradient
+    ``objective`` sets); returns the iterations done."""
     if method == "lbfgs":
         opt = torch.optim.LBFGS(
             [w], lr=1.0 if lr is None else lr, max_iter=steps, max_eval=int(steps * 1.5) + 10,
@@ -304,22 +317,15 @@ def geodesic(
             opt.step(objective)
         except (RuntimeError, ValueError):  # pragma: no cover - NaNs inside the line search
             pass
-        done = int(opt.state[w].get("n_iter", 0))
-    else:
-        span = float((b - a).norm())
-        opt = torch.optim.Adam([w], lr=0.01 * max(1.0, span) if lr is None else lr)
-        for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            objective()
-            opt.step()
-            done += 1
-        with torch.no_grad():
-            objective()
-    info.update(energy_optimised=best_e, steps=done, evaluations=evals)
-    if not best_e <= e_lin:  # never worse than the straight path
-        best_e, best = e_lin, straight
-    info["energy"] = best_e
-    return best.clone(), info
+        return int(opt.state[w].get("n_iter", 0))
+    opt = torch.optim.Adam([w], lr=0.01 * max(1.0, span) if lr is None else lr)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        objective()
+        opt.step()
+    with torch.no_grad():
+        objective()
+    return steps
 
 
 def _sobolev_basis(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
