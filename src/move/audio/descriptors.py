@@ -317,6 +317,76 @@ def descriptors(
     return descriptors_from_magnitudes(mag, freqs, sr, f0=f0, names=names, ref=ref, gate_db=gate_db)
 
 
+def _checked_magnitudes(mag, freqs, sr: int, ref: float, f0, gate_db: float | None):
+    """Magnitudes, frequencies, power and per-frame f0 checked, with the gated frames dropped."""
+    mag = np.ascontiguousarray(mag, dtype=np.float64)
+    freqs = np.asarray(freqs, dtype=np.float64)
+    if mag.ndim != 2 or freqs.ndim != 1 or mag.shape[1] != freqs.shape[0]:
+        raise ConfigError(
+            f"magnitudes must be (frames, bins) with one frequency per bin, got {mag.shape} "
+            f"and {freqs.shape} frequencies"
+        )
+    if freqs.size < 3 or np.any(np.diff(freqs) <= 0):
+        raise ConfigError("frequencies must be increasing, with at least 3 bins")
+    if sr <= 0 or not ref > 0:
+        raise ConfigError(f"sample rate ({sr}) and ref ({ref}) must be positive")
+    f0_frames = _frame_f0(f0, mag.shape[0])
+    power = mag * mag
+    frame_power = power.sum(axis=1)
+    if not np.isfinite(frame_power.sum()) or mag.min(initial=0.0) < 0:
+        raise ConfigError("magnitudes must be finite and non-negative")
+    keep = _gate(frame_power, gate_db)
+    if not keep.all():
+        mag, power = mag[keep], power[keep]
+        if f0_frames is not None:
+            f0_frames = f0_frames[keep]
+    return mag, freqs, power, f0_frames
+
+
+def _spectral_shape(mag: np.ndarray, freqs: np.ndarray, wanted: set[str]) -> dict[str, np.ndarray]:
+    """Centroid, bandwidth, roll-off and flatness by librosa's own features, on the
+    magnitudes as given and their frequency grid."""
+    out: dict[str, np.ndarray] = {}
+    if not wanted & {"centroid", "bandwidth", "rolloff", "flatness"}:
+        return out
+    import librosa
+
+    spec = mag.T
+    if wanted & {"centroid", "bandwidth"}:
+        centroid = librosa.feature.spectral_centroid(S=spec, freq=freqs)
+        out["centroid"] = centroid[0]
+        if "bandwidth" in wanted:
+            out["bandwidth"] = librosa.feature.spectral_bandwidth(S=spec, freq=freqs, centroid=centroid)[0]
+    if "flatness" in wanted:
+        out["flatness"] = librosa.feature.spectral_flatness(S=spec, power=2.0, amin=_FLATNESS_AMIN)[0]
+    if "rolloff" in wanted:
+        out["rolloff"] = librosa.feature.spectral_rolloff(S=spec, freq=freqs, roll_percent=_ROLL_PERCENT)[0]
+    return out
+
+
+def _harmonic_descriptors(f0_frames: np.ndarray, freqs_h: np.ndarray, amps: np.ndarray,
+                          wanted: set[str]) -> dict[str, np.ndarray]:
+    """Inharmonicity and tristimulus from the partials' frequencies and amplitudes."""
+    out: dict[str, np.ndarray] = {}
+    if "inharmonicity" in wanted:
+        h = np.arange(1, amps.shape[1] + 1)
+        a2 = amps**2
+        dev = np.abs(freqs_h - h[None, :] * f0_frames[:, None])
+        dev = np.where(a2 > 0, dev, 0.0)
+        den = a2.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            inh = 2.0 / f0_frames * (dev * a2).sum(axis=1) / den
+        out["inharmonicity"] = np.where(den > 0, inh, np.nan)
+    if wanted & {"tristimulus1", "tristimulus2", "tristimulus3"}:
+        den = amps.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = [amps[:, :1].sum(axis=1) / den, amps[:, 1:4].sum(axis=1) / den, amps[:, 4:].sum(axis=1) / den]
+        for i, values in enumerate(t, start=1):
+            if f"tristimulus{i}" in wanted:
+                out[f"tristimulus{i}"] = np.where(den > 0, values, np.nan)
+    return out
+
+
 def descriptors_from_magnitudes(
     mag: np.ndarray,
     freqs: np.ndarray,
@@ -371,50 +441,9 @@ def descriptors_from_magnitudes(
     1000
     """
     names = _check_names(names)
-    mag = np.ascontiguousarray(mag, dtype=np.float64)
-    freqs = np.asarray(freqs, dtype=np.float64)
-    if mag.ndim != 2 or freqs.ndim != 1 or mag.shape[1] != freqs.shape[0]:
-        raise ConfigError(
-            f"magnitudes must be (frames, bins) with one frequency per bin, got {mag.shape} "
-            f"and {freqs.shape} frequencies"
-        )
-    if freqs.size < 3 or np.any(np.diff(freqs) <= 0):
-        raise ConfigError("frequencies must be increasing, with at least 3 bins")
-    if sr <= 0 or not ref > 0:
-        raise ConfigError(f"sample rate ({sr}) and ref ({ref}) must be positive")
-    f0_frames = _frame_f0(f0, mag.shape[0])
-    power = mag * mag
-    frame_power = power.sum(axis=1)
-    if not np.isfinite(frame_power.sum()) or mag.min(initial=0.0) < 0:
-        raise ConfigError("magnitudes must be finite and non-negative")
-
-    keep = _gate(frame_power, gate_db)
-    if not keep.all():
-        mag, power = mag[keep], power[keep]
-        if f0_frames is not None:
-            f0_frames = f0_frames[keep]
-
-    out: dict[str, np.ndarray] = {}
+    mag, freqs, power, f0_frames = _checked_magnitudes(mag, freqs, sr, ref, f0, gate_db)
     wanted = set(names)
-    if wanted & {"centroid", "bandwidth", "rolloff", "flatness"}:
-        import librosa  # its own features, on the magnitudes as given and their frequency grid
-
-        spec = mag.T
-        if wanted & {"centroid", "bandwidth"}:
-            centroid = librosa.feature.spectral_centroid(S=spec, freq=freqs)
-            out["centroid"] = centroid[0]
-            if "bandwidth" in wanted:
-                out["bandwidth"] = librosa.feature.spectral_bandwidth(
-                    S=spec, freq=freqs, centroid=centroid
-                )[0]
-        if "flatness" in wanted:
-            out["flatness"] = librosa.feature.spectral_flatness(
-                S=spec, power=2.0, amin=_FLATNESS_AMIN
-            )[0]
-        if "rolloff" in wanted:
-            out["rolloff"] = librosa.feature.spectral_rolloff(
-                S=spec, freq=freqs, roll_percent=_ROLL_PERCENT
-            )[0]
+    out = _spectral_shape(mag, freqs, wanted)
     if "loudness" in wanted:
         import librosa
 
@@ -429,26 +458,7 @@ def descriptors_from_magnitudes(
             f0_frames, freqs_h, amps = estimate_f0(mag, freqs, sr, return_partials=True)
         else:
             freqs_h, amps = harmonic_partials(mag, freqs, f0_frames, sr)
-        if "inharmonicity" in wanted:
-            h = np.arange(1, amps.shape[1] + 1)
-            a2 = amps**2
-            dev = np.abs(freqs_h - h[None, :] * f0_frames[:, None])
-            dev = np.where(a2 > 0, dev, 0.0)
-            den = a2.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                inh = 2.0 / f0_frames * (dev * a2).sum(axis=1) / den
-            out["inharmonicity"] = np.where(den > 0, inh, np.nan)
-        if wanted & {"tristimulus1", "tristimulus2", "tristimulus3"}:
-            den = amps.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t = [
-                    amps[:, :1].sum(axis=1) / den,
-                    amps[:, 1:4].sum(axis=1) / den,
-                    amps[:, 4:].sum(axis=1) / den,
-                ]
-            for i, values in enumerate(t, start=1):
-                if f"tristimulus{i}" in wanted:
-                    out[f"tristimulus{i}"] = np.where(den > 0, values, np.nan)
+        out.update(_harmonic_descriptors(f0_frames, freqs_h, amps, wanted))
     return {name: out[name] for name in names}
 
 
