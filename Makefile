@@ -6,7 +6,7 @@ STAMP := $(VENV)/.move-installed
 TEST_STAMP := $(VENV)/.move-test-installed
 DEMO_OUT ?= out/demo
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -28,6 +28,10 @@ lint: $(STAMP)
 
 test: lint $(TEST_STAMP)
 	$(BIN)/python -m pytest
+
+# the suite without the end-to-end tests marked slow (about a minute on 2 cores)
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/frontends.py

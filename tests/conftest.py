@@ -1,7 +1,16 @@
-"""Shared fixtures: small note databases and prepared sets made by the tests themselves."""
+"""Shared fixtures: small note databases and prepared sets made by the tests themselves.
+
+Markers (declared in pyproject.toml):
+
+- ``slow``: end-to-end tests (training models, the demo, the whole evaluation, rendering
+  with FluidSynth at length, browser tests); ``make test-fast`` leaves them out.
+- ``fluidsynth``: needs FluidSynth rendering (pyfluidsynth, libfluidsynth and a GM
+  soundfont); skipped with the reason when one of them is missing.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -15,7 +24,39 @@ from move.audio.synthetic import TIMBRES, harmonic_note
 torch.set_num_threads(int(os.environ.get("MOVE_TEST_THREADS", "1")))
 
 SR = 22050
-__all__ = ["TIMBRES", "harmonic_note", "write_note"]
+__all__ = ["TIMBRES", "fluidsynth_missing", "harmonic_note", "skip_without_fluidsynth", "write_note"]
+
+
+@functools.cache
+def fluidsynth_missing() -> str | None:
+    """Why FluidSynth cannot render here (None when it can).
+
+    Rendering raises :class:`move.errors.DependencyError` when pyfluidsynth or libfluidsynth
+    does not load or no GM soundfont is found; this asks the same two questions up front.
+    """
+    from move.data import render as R
+    from move.errors import DependencyError
+
+    try:
+        R.find_soundfont()
+        R._import_fluidsynth()
+    except DependencyError as exc:
+        return str(exc)
+    return None
+
+
+def skip_without_fluidsynth() -> None:
+    """Skip the calling test or fixture, saying why, when FluidSynth cannot render."""
+    reason = fluidsynth_missing()
+    if reason is not None:
+        pytest.skip(f"needs FluidSynth rendering: {reason}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip tests marked ``fluidsynth`` before their fixtures render anything."""
+    if item.get_closest_marker("fluidsynth") is not None:
+        skip_without_fluidsynth()
 
 
 def write_note(folder: Path, name: str, audio: np.ndarray, sr: int = SR) -> Path:

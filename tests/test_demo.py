@@ -12,6 +12,12 @@ from move.demo import example_notes, run_demo
 from move.transfer import load_model
 
 
+def needs_demo(test):
+    """Slow, and needs FluidSynth: the ``demo`` fixture runs the whole demo, which renders
+    and evaluates held-out notes."""
+    return pytest.mark.slow(pytest.mark.fluidsynth(test))
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """One whole demo run (about 70 s on 2 cores) shared by the tests of its page, with its
@@ -30,6 +36,7 @@ def test_default_model_is_shipped_and_loads():
     assert model.model.n_parameters() > 100_000
 
 
+@needs_demo
 def test_demo_writes_page_audio_and_figures(demo):
     index, messages, _ = demo
     out, html = index.parent, index.read_text()
@@ -52,6 +59,7 @@ def test_demo_writes_page_audio_and_figures(demo):
     assert res.frames == src.frames and res.samplerate == 22050
 
 
+@needs_demo
 def test_demo_reports_progress_and_caches_its_evaluation(demo, tmp_path, monkeypatch):
     index, messages, cache = demo
     html = index.read_text()
@@ -71,6 +79,7 @@ def test_demo_reports_progress_and_caches_its_evaluation(demo, tmp_path, monkeyp
     assert section.table[1][0] == "classifier accuracy on held-out real notes"
 
 
+@needs_demo
 @needs_chromium
 def test_demo_page_loads_in_headless_chromium(demo, tmp_path):
     out = demo[0].parent

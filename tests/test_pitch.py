@@ -8,10 +8,11 @@ import mido
 import numpy as np
 import pytest
 
+from conftest import skip_without_fluidsynth
 from move.audio import pitch as P
 from move.audio.io import SAMPLE_RATE
 from move.data import render as R
-from move.errors import AudioError, ConfigError, DependencyError, LabelError
+from move.errors import AudioError, ConfigError, LabelError
 
 SR = SAMPLE_RATE
 HOP = 256
@@ -36,19 +37,9 @@ MELODIES = {
 DURATION = 4.0
 
 
-def _have_fluidsynth() -> bool:
-    try:
-        R.find_soundfont()
-        R._import_fluidsynth()
-    except DependencyError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def melodies() -> dict[str, tuple[np.ndarray, list]]:
-    if not _have_fluidsynth():
-        pytest.skip("FluidSynth or the GM soundfont is not installed")
+    skip_without_fluidsynth()
     with R.NoteRenderer() as r:
         return {
             name: (r.render_sequence(program, notes, DURATION), notes)

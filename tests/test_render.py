@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import skip_without_fluidsynth
 from move.audio.io import SAMPLE_RATE, load_audio
 from move.data import render as R
 from move.data.instruments import DYNAMIC_VELOCITY, INSTRUMENT_NAMES
@@ -17,24 +18,12 @@ SR = SAMPLE_RATE
 FLUTE, VIOLIN, PIANO = 73, 40, 0
 
 
-def _have_fluidsynth() -> bool:
-    try:
-        R.find_soundfont()
-        R._import_fluidsynth()
-    except DependencyError:
-        return False
-    return True
-
-
-needs_synth = pytest.mark.skipif(
-    not _have_fluidsynth(), reason="FluidSynth or the GM soundfont is not installed"
-)
+needs_synth = pytest.mark.fluidsynth  # skipped with the reason when FluidSynth is missing (conftest)
 
 
 @pytest.fixture(scope="module")
 def renderer():
-    if not _have_fluidsynth():
-        pytest.skip("FluidSynth or the GM soundfont is not installed")
+    skip_without_fluidsynth()
     with R.NoteRenderer() as r:
         yield r
 

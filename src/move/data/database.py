@@ -439,6 +439,15 @@ def scan_database(
 
     Examples
     --------
+    The example notes shipped in the package (SOL names, FLAC):
+
+    >>> from importlib.resources import files
+    >>> records = scan_database(files("move") / "assets" / "examples" / "notes", instruments=["Violin"])
+    >>> records[0].label, records[0].relpath
+    (NoteLabel(instrument='Violin', pitch=71, dynamics='f'), 'Vn-ord-B4-f.flac')
+
+    A database of your own, e.g. TinySOL:
+
     >>> records = scan_database("TinySOL/", instruments=["Violin"])  # doctest: +SKIP
     >>> records[0].label  # doctest: +SKIP
     NoteLabel(instrument='Violin', pitch=55, dynamics='ff')

@@ -69,6 +69,8 @@ def render_melody(
 
     Examples
     --------
+    >>> list(MELODIES)
+    ['ode_to_joy', 'frere_jacques', 'twinkle']
     >>> audio, events = render_melody("twinkle", "Flute")  # doctest: +SKIP
     """
     from move.data.render import NoteRenderer
@@ -85,7 +87,13 @@ def render_melody(
 
 def frame_notes(events: Sequence[tuple[int, float, float, int]], n_frames: int,
                 frame_rate: float) -> np.ndarray:
-    """The sounding MIDI note per frame (-1 where none), from rendered ``events``."""
+    """The sounding MIDI note per frame (-1 where none), from rendered ``events``.
+
+    Examples
+    --------
+    >>> frame_notes([(69, 0.0, 0.5, 80), (71, 0.75, 0.25, 80)], 5, frame_rate=4.0)  # 4 frames/s
+    array([69, 69, -1, 71, -1])
+    """
     out = np.full(n_frames, -1, dtype=np.int64)
     times = np.arange(n_frames) / frame_rate
     for midi, start, length, _ in events:
