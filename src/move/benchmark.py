@@ -84,6 +84,7 @@ import numpy as np
 from move.config import json_safe, read_json, to_dict, write_json
 from move.data.prepare import PreparedDataset, select_notes
 from move.errors import ConfigError
+from move.evaluate.page import slug
 
 __all__ = ["VARIANTS", "run_benchmark", "family_curve", "time_to_level", "format_results_table"]
 
@@ -133,10 +134,6 @@ _RENAMED: dict[str, str] = {"source_accuracy": "source_share"}
 
 
 # ----------------------------------------------------------------------------- helpers
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-
-
 def _finite_mean(values: Sequence[float | None], weights: Sequence[float] | None = None) -> float:
     v = np.asarray([np.nan if x is None else x for x in values], dtype=np.float64)
     w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -224,7 +221,7 @@ def _jobs(variant: str, seed: int, instruments: list[str], out: Path, budget: fl
         return [(base, tuple(instruments), budget)]
     pairs = list(itertools.combinations(instruments, 2))
     minutes = budget / len(pairs) if pair_budget == "split" else budget
-    return [(base / f"{_slug(a)}__{_slug(b)}", (a, b), minutes) for a, b in pairs]
+    return [(base / f"{slug(a)}__{slug(b)}", (a, b), minutes) for a, b in pairs]
 
 
 def _train_one(data_dir: Path, run_dir: Path, cfg, minutes: float, accelerator: str, progress: bool,

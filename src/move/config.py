@@ -187,3 +187,19 @@ def given_options(args: Any, cls: type) -> dict[str, Any]:
     """The fields of ``cls`` that were set on the command line (see :func:`add_config_options`)."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
             if getattr(args, f.name, None) is not None}
+
+
+# ------------------------------------------------------------------ saved files
+def check_format(data: Any, fmt: str, version: int, source: str, what: str, *,
+                 error: type[Exception] = ConfigError, redo: str = "") -> dict[str, Any]:
+    """``data`` (the dict of a saved file) if it is of format ``fmt`` at ``version``.
+
+    Otherwise raises ``error`` in one line: ``<source>: not a <what>``, or ``<source>:
+    <what> version 3, this move reads version 4<redo>`` (``redo``: how to get a new one).
+    The one check behind model files, classifier files and prepared datasets.
+    """
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise error(f"{source}: not a {what}")
+    if data.get("version") != version:
+        raise error(f"{source}: {what} version {data.get('version')}, this move reads version {version}{redo}")
+    return data

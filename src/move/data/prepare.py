@@ -46,7 +46,7 @@ from move.audio.frontend import (
     make_frontend,
 )
 from move.audio.io import load_audio
-from move.config import from_dict, read_json, to_dict, write_json
+from move.config import check_format, from_dict, read_json, to_dict, write_json
 from move.data.database import NoteRecord, scan_database
 from move.errors import AudioError, ConfigError, MoveError, SilentAudioError
 
@@ -386,13 +386,8 @@ class PreparedDataset:
                 f"{self.root}: not a prepared dataset (no prepared.json); run `move data prepare` first"
             )
         self.meta = read_json(meta_path)
-        if self.meta.get("format") != FORMAT:
-            raise ConfigError(f"{meta_path}: not a move prepared dataset")
-        if self.meta.get("version") != VERSION:
-            raise ConfigError(
-                f"{meta_path}: prepared with format version {self.meta.get('version')}, "
-                f"this move reads version {VERSION}; run `move data prepare` again"
-            )
+        check_format(self.meta, FORMAT, VERSION, str(meta_path), "move prepared dataset",
+                     redo="; run `move data prepare` again")
         self.config = from_dict(PrepareConfig, self.meta["config"])
         with open(self.root / "notes.csv", newline="") as fh:
             self.notes = list(csv.DictReader(fh))

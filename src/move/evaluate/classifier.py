@@ -49,7 +49,7 @@ from torch import nn
 
 from move.audio.frontend import Frontend
 from move.audio.io import resample
-from move.config import atomic_write_bytes
+from move.config import atomic_write_bytes, check_format
 from move.data.prepare import PreparedDataset, slice_starts
 from move.errors import CheckpointError, ConfigError
 
@@ -285,12 +285,8 @@ def load_classifier(path: str | os.PathLike) -> InstrumentClassifier:
         raise CheckpointError(f"{path}: file not found") from None
     except Exception as exc:  # any unpickling problem means a bad file
         raise CheckpointError(f"{path}: not a readable classifier file ({type(exc).__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a move instrument classifier")
-    if data.get("version") != VERSION:
-        raise CheckpointError(
-            f"{path}: classifier format version {data.get('version')}, this move reads {VERSION}"
-        )
+    check_format(data, FORMAT, VERSION, str(path), "move instrument classifier", error=CheckpointError,
+                 redo="; train it again")
     if list(data.get("ratios", ())) != list(RATIOS) or data.get("floor") != FLOOR:
         raise CheckpointError(f"{path}: classifier features differ from this move's; train it again")
     instruments = list(data["instruments"])

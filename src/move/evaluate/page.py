@@ -49,6 +49,12 @@ def link(path: str | PurePath, text: str) -> str:
     return f"<a href='{url(path)}'>{html.escape(text)}</a>"
 
 
+def slug(name: str) -> str:
+    """``name`` with every character but letters, digits, ``-`` and ``_`` replaced by ``_``
+    (file names of figures and clips)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
 def table_html(table: Sequence[Sequence[object]]) -> str:
     """An HTML table; the first row is the header, every cell is escaped."""
     esc = html.escape

@@ -70,7 +70,7 @@ from move.evaluate.notes import (
     pool_descriptors,
     transfer_summary,
 )
-from move.evaluate.page import Section, link, table_html, write_page
+from move.evaluate.page import Section, link, slug, table_html, write_page
 from move.evaluate.plots import plot_spectrograms
 from move.evaluate.transfer_eval import (
     descriptor_distances,
@@ -100,10 +100,6 @@ FIDELITY_GOALS: dict[str, tuple[str, float]] = {
 STAGES: tuple[str, ...] = ("real", "round_trip", "reconstruction", "transfer")
 #: At most this many held-out slices are encoded for the latent plots.
 MAX_LATENT_SLICES = 20_000
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
 _mean = finite_mean
@@ -374,7 +370,7 @@ def _pair_metrics(groups: dict[str, list[TransferRecord]], real: dict[str, dict[
         src, tgt = key.split("->")
         trans = pool_descriptors(recs)
         ratios[key] = descriptor_ratios(trans, real[src], real[tgt])
-        png = f"figures/descriptors/{_slug(src)}_to_{_slug(tgt)}.png"
+        png = f"figures/descriptors/{slug(src)}_to_{slug(tgt)}.png"
         plot_descriptor_violins(real[src], trans, real[tgt], out / png, source_name=src, target_name=tgt,
                                 ratios=ratios[key], seed=seed)
         violin_files.append((png, f"{src} -> {tgt}: real {src} | transferred | real {tgt}"))
@@ -583,11 +579,11 @@ def evaluate(
 def _write_example(out: Path, model, note: dict, inst: str,
                    outputs: list[tuple[str, str | None, np.ndarray]], sr: int) -> dict:
     """Write the audio and spectrograms of one example note; returns its page entry."""
-    stem = _slug(Path(note["file"]).stem)
+    stem = slug(Path(note["file"]).stem)
     fe = model.frontend
     audio, spectra, titles = [], [], []
     for title, _, y in outputs:
-        name = f"audio/{stem}_{_slug(title.replace('to ', 'to_'))}.wav"
+        name = f"audio/{stem}_{slug(title.replace('to ', 'to_'))}.wav"
         write_audio(out / name, y, sr)
         audio.append((name, f"{stem}: {title}"))
         with torch.no_grad():
@@ -624,7 +620,7 @@ def _latent_section_data(model, ds: PreparedDataset, notes: dict[str, list[int]]
         midi = int(pitches[len(pitches) // 2])
         conditions[inst] = note_name(midi)
         maps = descriptor_maps(model, inst, midi, names=MAP_DESCRIPTORS, extent=extent, n=map_grid)
-        png = f"figures/latent_maps/{_slug(inst)}_{note_name(midi).replace('#', 's')}.png"
+        png = f"figures/latent_maps/{slug(inst)}_{note_name(midi).replace('#', 's')}.png"
         plot_descriptor_maps(maps, out / png, points=z[labels["instrument"] == inst])
         files["maps"][inst] = png
         if gif_steps > 0:

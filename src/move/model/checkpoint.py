@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from move.config import atomic_write_bytes, from_dict, to_dict
+from move.config import atomic_write_bytes, check_format, from_dict, to_dict
 from move.errors import CheckpointError, ConfigError
 
 FORMAT = "move-model"
@@ -88,13 +88,9 @@ def bundle_from_dict(data: Any, source: str = "model") -> ModelBundle:
     from move.model.config import ModelConfig
     from move.model.move import MoVE
 
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{source}: not a move model file")
-    if data.get("version") != VERSION:
-        raise CheckpointError(
-            f"{source}: model file version {data.get('version')} (move {data.get('move_version')}); "
-            f"this move reads version {VERSION}"
-        )
+    written_by = f" (written by move {data.get('move_version')})" if isinstance(data, dict) else ""
+    check_format(data, FORMAT, VERSION, source, "move model file", error=CheckpointError,
+                 redo=f"{written_by}; train it again or use the move that wrote it")
     try:
         cfg = from_dict(ModelConfig, data["model_config"])
         model = MoVE(cfg)
