@@ -29,7 +29,7 @@ lint: $(STAMP)
 test: lint $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
-# the suite without the end-to-end tests marked slow (about a minute on 2 cores)
+# the suite without the end-to-end tests marked slow (about 45 s on 2 cores)
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 

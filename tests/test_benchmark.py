@@ -31,6 +31,7 @@ def _transfers_finite(model_path) -> None:
     assert out.shape == audio.shape and np.isfinite(out).all() and np.abs(out).max() > 1e-4
 
 
+@pytest.mark.slow
 def test_adversarial_variant_trains_resumes_and_transfers(tiny_prepared, tmp_path):
     run = tmp_path / "adv"
     cfg = TrainConfig(max_epochs=1, batch_size=32, kl_warmup_epochs=1, translation="adversarial")
@@ -56,6 +57,7 @@ def test_adversarial_variant_trains_resumes_and_transfers(tiny_prepared, tmp_pat
               RunConfig(accelerator="cpu", progress=False), resume=True)
 
 
+@pytest.mark.slow
 def test_plain_cvae_variant_from_the_command_line(tiny_prepared, tmp_path, capsys):
     run = tmp_path / "none"
     code = main(["--threads", "1", "train", "--data", str(tiny_prepared), "--out", str(run),
@@ -125,6 +127,7 @@ def test_older_evaluations_are_read_under_the_current_metric_names(tmp_path):
     assert _evaluation(None, path, []) == {"target_accuracy": 0.5, "source_share": 0.25, "transfers": 4}
 
 
+@pytest.mark.slow
 def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
     """The benchmark in CI: two variants (one of them a pair family), one seed, seconds of budget."""
     out = tmp_path / "bench"
@@ -167,6 +170,7 @@ def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
         run_benchmark(tiny_prepared, ["Flute", "Violin"], tmp_path / "b2", budget_minutes=0.1, variants=("gan",))
 
 
+@pytest.mark.slow
 def test_benchmark_trains_and_evaluates_in_parallel_processes(tiny_prepared, tmp_path):
     """--jobs 2: every model is trained in a worker process; the results have the serial layout."""
     import os

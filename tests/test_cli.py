@@ -66,6 +66,7 @@ def test_bad_input_gives_one_line_error(capsys, tmp_path, args, message):
     assert message in lines[0]
 
 
+@pytest.mark.slow
 def test_transfer_command_end_to_end(capsys, tiny_model, tmp_path):
     src = write_note(tmp_path, "Vn-ord-D4-mf.wav", harmonic_note(62, TIMBRES["Vn"]))
     code, _, err = run_cli(capsys, "transfer", str(src), "--to", "flute,alto-sax",
@@ -177,6 +178,7 @@ def test_info_on_the_shipped_model(capsys):
     assert d["training"]["config"]["flux_weight"] == 10.0 and d["training"]["data"] is None
 
 
+@pytest.mark.slow
 def test_info_on_a_model_trained_by_the_command(capsys, tiny_prepared, tmp_path):
     import json
 

@@ -135,6 +135,7 @@ def _leaves(value, path="metrics"):
         yield path, value
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
     out, metrics, messages = report
     on_disk = json.loads((out / "metrics.json").read_text())
@@ -210,6 +211,7 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
     assert any("report:" in m for m in messages)
 
 
+@pytest.mark.slow
 def test_page_references_exist(report):
     out, _, _ = report
     refs = page_refs(out / "index.html")
@@ -219,6 +221,7 @@ def test_page_references_exist(report):
         assert ref_file(out, ref).is_file(), ref
 
 
+@pytest.mark.slow
 def test_disjoint_instruments_are_refused(tiny_model, tmp_path):
     from move.evaluate.report import evaluate
 
@@ -237,6 +240,7 @@ def test_disjoint_instruments_are_refused(tiny_model, tmp_path):
 
 # ----------------------------------------------------------------------------- in a browser
 
+@pytest.mark.slow
 @needs_chromium
 def test_page_loads_in_headless_chromium(report, tmp_path):
     out, _, _ = report

@@ -185,6 +185,7 @@ def test_texture_table_separates_steady_partials_from_noisy_valleys():
     assert scale[:, 0].max() < 0.05 and scale[:, 5].min() > 0.6
 
 
+@pytest.mark.slow
 def test_training_stores_texture_and_inference_adds_the_targets(tiny_model, tiny_prepared):
     from move.audio.texture import N_BANDS, N_LEVELS, texture_scale
     from move.model.checkpoint import _texture_from, load_model_file

@@ -349,6 +349,7 @@ def _harmonic_slices(n: int, n_bins: int) -> torch.Tensor:
     return (x - x.mean()) / x.std()
 
 
+@pytest.mark.slow  # trains 200 steps
 def test_tiny_model_overfits_a_few_slices() -> None:
     x = _harmonic_slices(8, 96)
     n = x.shape[0]

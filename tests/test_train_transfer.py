@@ -17,6 +17,7 @@ from move.train import RunConfig, TrainConfig, train
 from move.transfer import load_model, transfer_files
 
 
+@pytest.mark.slow
 def test_training_writes_run_folder(tiny_model):
     run = tiny_model.parent
     cfg = json.loads((run / "config.json").read_text())
@@ -27,6 +28,7 @@ def test_training_writes_run_folder(tiny_model):
     assert cfg["epochs_done"] == 3
 
 
+@pytest.mark.slow
 def test_model_file_alone_runs_inference(tiny_model, tiny_prepared):
     bundle = load_model_file(tiny_model)
     assert bundle.instruments == ["Alto-Sax", "Flute", "Violin"]
@@ -46,6 +48,7 @@ def test_model_file_alone_runs_inference(tiny_model, tiny_prepared):
     assert out44.shape == (2 * len(audio),)
 
 
+@pytest.mark.slow
 def test_training_reduces_reconstruction_error(tiny_prepared, tmp_path):
     """Training brings the reconstruction error of its slices far below the untrained model's."""
     from move.train import SliceData
@@ -66,6 +69,7 @@ def test_training_reduces_reconstruction_error(tiny_prepared, tmp_path):
     assert err_trained < 0.3 * err_fresh
 
 
+@pytest.mark.slow
 def test_pitch_outside_trained_octaves_is_folded_with_warning(tiny_model):
     model = load_model(tiny_model)
     audio = harmonic_note(84, TIMBRES["Fl"], duration=0.5)
@@ -74,12 +78,14 @@ def test_pitch_outside_trained_octaves_is_folded_with_warning(tiny_model):
     assert out.shape == audio.shape
 
 
+@pytest.mark.slow
 def test_unknown_target_lists_model_instruments(tiny_model):
     model = load_model(tiny_model)
     with pytest.raises(LabelError, match="Alto-Sax, Flute, Violin"):
         model.transfer(np.zeros(8000, np.float32), 22050, source="Flute", target="Tuba", pitch=60)
 
 
+@pytest.mark.slow
 def test_transfer_files_names_and_folder(tiny_model, tiny_notes, tmp_path):
     model = load_model(tiny_model)
     written = transfer_files([tiny_notes / "Fl-ord-A4-ff.wav"], ["violin", "alto_sax"], model,
@@ -93,6 +99,7 @@ def test_transfer_files_names_and_folder(tiny_model, tiny_notes, tmp_path):
     assert info.frames == src.frames and info.samplerate == 22050
 
 
+@pytest.mark.slow
 def test_transfer_needs_labels_for_unlabelled_file(tiny_model, tmp_path):
     model = load_model(tiny_model)
     path = write_note(tmp_path, "take3.wav", harmonic_note(62, TIMBRES["Vn"]))
@@ -125,6 +132,7 @@ def test_foreign_and_malicious_model_files_are_refused(tmp_path):
         load_model_file(text)
 
 
+@pytest.mark.slow
 def test_incompatible_version_is_reported(tiny_model, tmp_path):
     data = torch.load(tiny_model, weights_only=True)
     data["version"] = 99
@@ -134,6 +142,7 @@ def test_incompatible_version_is_reported(tiny_model, tmp_path):
         load_model_file(old)
 
 
+@pytest.mark.slow
 def test_resume_checks_config_and_continues(tiny_prepared, tmp_path):
     run = tmp_path / "run"
     rc = RunConfig(accelerator="cpu", progress=False)
