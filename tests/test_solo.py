@@ -59,6 +59,8 @@ def note_change_onset_errors(audio: np.ndarray, y: np.ndarray, events) -> np.nda
     return np.array(errors)
 
 
+@pytest.mark.slow
+@pytest.mark.fluidsynth
 @pytest.mark.parametrize("melody, source, targets", [
     ("ode_to_joy", "Violin", ["Flute", "Alto-Sax"]),
     ("frere_jacques", "Alto-Sax", ["French-Horn"]),
@@ -80,6 +82,8 @@ def test_solo_transfer_keeps_melody_timing_and_length(model, melody, source, tar
         assert np.sum(errors > 0.030) <= 1, (target, np.round(errors * 1000))
 
 
+@pytest.mark.slow
+@pytest.mark.fluidsynth
 @pytest.mark.parametrize("melody, source, targets", [
     ("frere_jacques", "Alto-Sax", ["Flute", "French-Horn"]),
     ("twinkle", "Flute", ["Alto-Sax"]),
@@ -98,6 +102,8 @@ def test_joins_between_notes_have_no_bursts_the_input_lacks(model, melody, sourc
         assert bursts.over == 0, f"{target}: {bursts}"
 
 
+@pytest.mark.slow
+@pytest.mark.fluidsynth
 def test_rest_stays_silent(model):
     audio, events = render_melody("frere_jacques", "Alto-Sax")
     result = model.transfer_solo(audio, SR, source="Alto-Sax", targets=["Violin"], pitch=None)
@@ -110,6 +116,8 @@ def test_rest_stays_silent(model):
     assert np.sqrt(np.mean(audio[a:b] ** 2)) < 0.05 * loud
 
 
+@pytest.mark.slow
+@pytest.mark.fluidsynth
 def test_midi_file_gives_the_pitches(model, tmp_path):
     audio, events = render_melody("twinkle", "Flute")
     mid = mido.MidiFile(ticks_per_beat=480)
@@ -131,6 +139,8 @@ def test_midi_file_gives_the_pitches(model, tmp_path):
     assert pitch_accuracy(result.outputs["Violin"], events) >= 0.9
 
 
+@pytest.mark.slow
+@pytest.mark.fluidsynth
 def test_octaves_outside_the_model_are_folded_with_a_count(model):
     audio, _ = render_melody("twinkle", "Flute")
     messages = []
@@ -140,6 +150,8 @@ def test_octaves_outside_the_model_are_folded_with_a_count(model):
     assert result.folded_frames > 0 and result.outputs["Violin"].shape == audio.shape
 
 
+@pytest.mark.slow
+@pytest.mark.fluidsynth
 def test_chunked_inversion_matches_length_and_quality(model, monkeypatch):
     import move.transfer as tr
     from move.evaluate.metrics import spectral_convergence
@@ -153,6 +165,7 @@ def test_chunked_inversion_matches_length_and_quality(model, monkeypatch):
     assert spectral_convergence(audio, chunked) < spectral_convergence(audio, whole) + 0.03
 
 
+@pytest.mark.fluidsynth
 def test_cli_solo_at_input_rate_with_stereo_input(tmp_path, capsys):
     audio, _ = render_melody("twinkle", "Flute")
     y44 = librosa.resample(audio, orig_sr=SR, target_sr=44100)
@@ -198,6 +211,8 @@ def test_notes_below_the_targets_range_are_transposed_and_keep_their_pitch(model
     assert OUT_OF_RANGE_CHOICES == OUT_OF_RANGE
 
 
+@pytest.mark.slow
+@pytest.mark.fluidsynth
 def test_solo_below_the_targets_range_keeps_the_melody(model):
     """A horn melody in octave 3 to the flute (trained from C4): transposed slices, right pitch."""
     audio, events = render_melody("twinkle", "French-Horn", transpose=-12)
