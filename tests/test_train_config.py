@@ -55,3 +55,18 @@ def test_config_trains_a_saved_run_again_with_overrides(capsys, tiny_prepared, t
     capsys.readouterr()
     assert main(["train", "--config", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")]) == 2
     assert "no such run configuration" in capsys.readouterr().err
+
+
+def test_prepare_options_come_from_prepare_config():
+    from move.data.prepare import PrepareConfig as Reexported
+    from move.data.prepare_config import PrepareConfig
+
+    assert Reexported is PrepareConfig
+    parser = build_parser()
+    args = parser.parse_args(["data", "prepare", "notes/", "--out", "prep", "--split", "0.7, 0.2,0.1",
+                              "--slice-frames", "8", "--techniques", "all"])
+    assert (args.split, args.slice_frames, args.techniques, args.slice_hop) == ((0.7, 0.2, 0.1), 8, "all", None)
+    for f in dataclasses.fields(PrepareConfig):
+        assert hasattr(args, f.name)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["data", "prepare", "notes/", "--out", "prep", "--split", "a,b,c"])

@@ -100,17 +100,13 @@ def cmd_data_render(args: argparse.Namespace) -> int:
 
 @_torch_command
 def cmd_data_prepare(args: argparse.Namespace) -> int:
-    from move.data.prepare import PrepareConfig, prepare_dataset
+    from move.config import given_options
+    from move.data.prepare import prepare_dataset
+    from move.data.prepare_config import PrepareConfig
 
-    split = tuple(float(s) for s in _csv_list(args.split) or ())
-    cfg = PrepareConfig(
-        frontend=args.frontend, slice_frames=args.slice_frames, slice_hop=args.slice_hop, seed=args.seed,
-        split=split if split else (0.8, 0.1, 0.1), techniques=args.techniques,
-        silence_db=args.silence_db,
-    )
     report = prepare_dataset(
-        args.notes_dir, args.out, cfg, instruments=_csv_list(args.instruments),
-        csv_path=args.csv, warn=_warn,
+        args.notes_dir, args.out, PrepareConfig(**given_options(args, PrepareConfig)),
+        instruments=_csv_list(args.instruments), csv_path=args.csv, warn=_warn,
     )
     state = "up to date, reused" if report.reused else "written"
     print(f"{args.out}: {report.notes} notes, {report.slices} slices ({state})")
@@ -299,6 +295,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 def _add_data_commands(sub) -> None:
     """``move data``: render, prepare, info, roundtrip."""
+    from move.config import add_config_options
+    from move.data.prepare_config import PrepareConfig
+
     data = sub.add_parser("data", help="note databases and prepared datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
@@ -315,18 +314,9 @@ def _add_data_commands(sub) -> None:
     p = dsub.add_parser("prepare", help="analyse a note database into training slices")
     p.add_argument("notes_dir", help="folder of notes (SOL names, NSynth, or CSV labels)")
     p.add_argument("--out", required=True, help="prepared dataset folder")
-    p.add_argument("--frontend", default=DEFAULT_FRONTEND, choices=FRONTENDS)
     p.add_argument("--instruments", help="comma-separated instruments to keep")
     p.add_argument("--csv", help="CSV of labels: file, instrument, pitch[, dynamics]")
-    p.add_argument("--slice-frames", type=int, default=16,
-                   help="frames per slice: the time span of one 3-d latent code (16 at 86 frames/s: 186 ms)")
-    p.add_argument("--slice-hop", type=int, default=16, help="frames between slices")
-    p.add_argument("--split", default="0.8,0.1,0.1", help="train,valid,test shares")
-    p.add_argument("--seed", type=int, default=0, help="seed of the note-level split")
-    p.add_argument("--silence-db", type=float, default=60.0,
-                   help="drop slices this many dB below the note's peak (0 keeps all)")
-    p.add_argument("--techniques", default="ord", choices=("ord", "all"),
-                   help="keep ordinario notes only, or all playing techniques")
+    add_config_options(p.add_argument_group("how the notes are prepared (PrepareConfig)"), PrepareConfig)
     p.set_defaults(func=cmd_data_prepare)
 
     p = dsub.add_parser("info", help="summarise a note database or a prepared dataset")

@@ -7,6 +7,7 @@ datasets as plain dicts (JSON-compatible), so loading never needs pickle.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import tempfile
@@ -167,20 +168,31 @@ def add_config_options(parser, cls: type, *, skip: tuple[str, ...] = (),
         flags = [f"--{f.name.replace('_', '-')}", *((aliases or {}).get(f.name, ()))]
         text = helps.get(f.name, "").rstrip(".")
         default = f.default if f.default is not dataclasses.MISSING else None
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         kwargs: dict[str, Any] = {"dest": f.name, "default": None,
                                   "help": f"{text} (default: {shown if shown not in ('', ()) else 'none'})"}
         hint = str(f.type)
         if hint == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         elif hint.startswith("tuple"):
-            kwargs["type"] = lambda v: tuple(t.strip() for t in v.split(",") if t.strip())
-            kwargs["metavar"] = "A,B,..."
+            item = _option_type(hint[hint.index("[") + 1 :].split(",")[0].rstrip("]")) or str
+            kwargs["type"] = functools.partial(_csv_tuple, item=item)
+            kwargs["metavar"] = "A,B,..." if item is str else "X,Y,..."
         else:
             kwargs["type"] = _option_type(hint) or str
             if "choices" in f.metadata:
                 kwargs["choices"] = f.metadata["choices"]
         parser.add_argument(*flags, **kwargs)
+
+
+def _csv_tuple(text: str, item: type = str) -> tuple:
+    """``"a, b"`` -> ``("a", "b")`` (each converted by ``item``)."""
+    import argparse
+
+    try:
+        return tuple(item(t.strip()) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated {item.__name__} values") from None
 
 
 def given_options(args: Any, cls: type) -> dict[str, Any]:

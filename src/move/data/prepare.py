@@ -39,7 +39,6 @@ import numpy as np
 import torch
 
 from move.audio.frontend import (
-    DEFAULT_FRONTEND,
     STD_FLOOR,
     Frontend,
     frontend_config,
@@ -48,6 +47,7 @@ from move.audio.frontend import (
 from move.audio.io import load_audio
 from move.config import check_format, from_dict, read_json, to_dict, write_json
 from move.data.database import NoteRecord, scan_database
+from move.data.prepare_config import PrepareConfig
 from move.errors import AudioError, ConfigError, MoveError, SilentAudioError
 
 FORMAT = "move-prepared"
@@ -57,44 +57,6 @@ NOTE_FIELDS = (
     "note_id", "file", "instrument", "pitch", "pitch_class", "octave", "dynamics",
     "split", "start", "n_frames",
 )
-
-
-@dataclass
-class PrepareConfig:
-    """How a note database is turned into slices.
-
-    Attributes
-    ----------
-    frontend : str
-        Front end name (``"stft"`` or ``"nsgt-mel"``).
-    slice_frames : int
-        Frames per slice (16 in the MoVE paper, about 120 ms).
-    slice_hop : int
-        Frames between the starts of consecutive slices (16 = no overlap).
-    split : tuple of float
-        Train / valid / test shares of the notes of each instrument.
-    seed : int
-        Seed of the note-level split.
-    silence_db : float
-        Slices whose loudest frame is this many dB below the note's loudest frame are
-        dropped (release tails); ``0`` keeps every slice.
-    techniques : str
-        ``"ord"`` keeps ordinario notes only, ``"all"`` keeps every playing technique.
-    """
-
-    frontend: str = DEFAULT_FRONTEND
-    slice_frames: int = 16
-    slice_hop: int = 16
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 0
-    silence_db: float = 60.0
-    techniques: str = "ord"
-
-    def __post_init__(self) -> None:
-        if self.slice_frames < 1 or self.slice_hop < 1:
-            raise ConfigError("slice_frames and slice_hop must be positive")
-        if len(self.split) != 3 or any(s < 0 for s in self.split) or sum(self.split) <= 0:
-            raise ConfigError(f"split must be three non-negative shares, got {self.split}")
 
 
 @dataclass
