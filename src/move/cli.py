@@ -161,8 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not data:
         raise MoveError("give --data PREPARED (or --config RUN/config.json, which names its data)")
     cfg = from_dict(TrainConfig, {**saved.get("train", {}), **given_options(args, TrainConfig)})
-    run_saved = {k: v for k, v in saved.get("run", {}).items() if k in {f for f in RunConfig.__dataclass_fields__}}
-    run = from_dict(RunConfig, {**run_saved, **given_options(args, RunConfig)})
+    run = from_dict(RunConfig, {**saved.get("run", {}), **given_options(args, RunConfig)})
     model_path = train(data, args.out, cfg, run, resume=args.resume,
                        command=shlex.join(["move", *args.argv]) if hasattr(args, "argv") else None)
     print(f"model written: {model_path}")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from move.audio.io import SAMPLE_RATE, load_audio, resample, write_audio
+from move.audio.io import SAMPLE_RATE, Resampler, load_audio, resample, write_audio
 from move.data.instruments import canonical_instrument, note_name, octave, parse_pitch, pitch_class
 from move.engine import (  # noqa: F401  (re-exported: part of move.transfer's API)
     ENVELOPE_PEAK_SECONDS,
@@ -127,22 +127,6 @@ class SoloPlan:
     n_out: int  # output samples
     out_of_range: str = "transpose"
     _first: torch.Tensor | None = None  # analysis of the only piece of a short solo
-
-
-class _Resampler:
-    """Streaming resampling of the output (soxr, high quality); a pass-through at equal rates."""
-
-    def __init__(self, sr_in: int, sr_out: int) -> None:
-        self.stream = None
-        if sr_in != sr_out:
-            import soxr
-
-            self.stream = soxr.ResampleStream(sr_in, sr_out, 1, dtype="float32", quality="HQ")
-
-    def process(self, audio: np.ndarray, last: bool) -> np.ndarray:
-        if self.stream is None:
-            return audio
-        return self.stream.resample_chunk(np.ascontiguousarray(audio, dtype=np.float32), last=last)
 
 
 class TimbreModel:
@@ -609,7 +593,7 @@ class TimbreModel:
         n_frames = len(plan.cond.pitch_class)
         length = int(round(plan.n_out * fe_sr / plan.out_sr)) if plan.out_sr != fe_sr else plan.n_out
         joins = {t: OverlapJoin(fe, length) for t in plan.targets}
-        streams = {t: _Resampler(fe_sr, plan.out_sr) for t in plan.targets}
+        streams = {t: Resampler(fe_sr, plan.out_sr) for t in plan.targets}
         written = dict.fromkeys(plan.targets, 0)
         ctx = self.n_frames + 4
         pieces = tqdm(plan.spans, desc="transferring", unit="piece", disable=not progress or len(plan.spans) == 1)

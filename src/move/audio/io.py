@@ -85,6 +85,24 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return np.stack([resample(a, sr_in, sr_out) for a in audio]).astype(np.float32)
 
 
+class Resampler:
+    """Streaming counterpart of :func:`resample` (soxr, high quality), for audio made block
+    by block; a pass-through at equal rates."""
+
+    def __init__(self, sr_in: int, sr_out: int) -> None:
+        self.stream = None
+        if sr_in != sr_out:
+            import soxr
+
+            self.stream = soxr.ResampleStream(sr_in, sr_out, 1, dtype="float32", quality="HQ")
+
+    def process(self, audio: np.ndarray, last: bool) -> np.ndarray:
+        """The resampled samples now available for ``audio`` (all that remain when ``last``)."""
+        if self.stream is None:
+            return audio
+        return self.stream.resample_chunk(np.ascontiguousarray(audio, dtype=np.float32), last=last)
+
+
 def load_audio(
     path: str | os.PathLike,
     sr: int | None = SAMPLE_RATE,
