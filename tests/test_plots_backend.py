@@ -11,8 +11,8 @@ import pytest
 SCRIPT = (
     "import matplotlib\n"
     "{before}"
-    "from move.evaluate.plots import _pyplot\n"
-    "_pyplot()\n"
+    "from move.plots import pyplot\n"
+    "pyplot()\n"
     "print(matplotlib.get_backend().lower())\n"
 )
 

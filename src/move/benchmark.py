@@ -406,9 +406,9 @@ def format_results_table(summary: dict[str, dict[str, dict]], variants: Sequence
 
 
 def _plot_curves(runs: list[dict], level: float | None, path: Path, title: str) -> None:
-    from move.evaluate.plots import _pyplot, save_figure
+    from move.plots import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     colours = plt.get_cmap("tab10")
     variants = list(dict.fromkeys(r["variant"] for r in runs))

@@ -20,7 +20,7 @@ from move.audio.frontend import FRONTENDS, make_frontend
 from move.audio.io import load_audio, write_audio
 from move.evaluate.metrics import log_spectral_distance, spectral_convergence
 from move.evaluate.page import Section, link, write_page
-from move.evaluate.plots import plot_spectrograms
+from move.plots import plot_spectrograms
 from move.transfer import TimbreModel, load_model
 
 ASSETS = Path(__file__).parent / "assets"

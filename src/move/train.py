@@ -350,7 +350,7 @@ class MoVETask(_lightning().LightningModule):
         logger = self.logger
         if logger is None or not hasattr(logger, "experiment"):
             return
-        from move.evaluate.plots import spectrogram_figure
+        from move.plots import spectrogram_figure
 
         m = self.model
         n_inst = m.config.n_instruments

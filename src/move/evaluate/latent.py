@@ -32,7 +32,7 @@ import torch
 from move.audio.descriptors import UNITS, descriptors_from_magnitudes
 from move.config import atomic_write_bytes
 from move.data.instruments import note_name
-from move.evaluate.plots import _pyplot, save_figure
+from move.plots import pyplot, save_figure
 
 __all__ = [
     "MAP_DESCRIPTORS",
@@ -176,7 +176,7 @@ def plot_latent_scatter(
     -------
     Path
     """
-    plt = _pyplot()
+    plt = pyplot()
     p = project_3d(z)
     keep = _subsample(len(p), max_points, seed)
     ncols = min(2, len(colourings))
@@ -392,7 +392,7 @@ def plot_descriptor_maps(maps: dict, path: str | os.PathLike, *, points: np.ndar
     -------
     Path
     """
-    plt = _pyplot()
+    plt = pyplot()
     names = list(maps["maps"][0])
     grid = maps["grid"]
     ext = (grid[0], grid[-1], grid[0], grid[-1])
@@ -461,7 +461,7 @@ def write_descriptor_gif(
     """
     from PIL import Image
 
-    plt = _pyplot()
+    plt = pyplot()
     sweep = np.linspace(-extent, extent, steps)
     frames_data = [
         descriptor_maps(model, instrument, midi, names=names, extent=extent, n=n, fixed=float(s),

@@ -71,13 +71,13 @@ from move.evaluate.notes import (
     transfer_summary,
 )
 from move.evaluate.page import Section, link, slug, table_html, write_page
-from move.evaluate.plots import plot_spectrograms
 from move.evaluate.transfer_eval import (
     descriptor_distances,
     descriptor_ratios,
     plot_descriptor_violins,
     plot_ratio_matrix,
 )
+from move.plots import plot_spectrograms
 
 __all__ = ["evaluate", "GOALS"]
 

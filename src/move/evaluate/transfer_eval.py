@@ -44,7 +44,7 @@ import numpy as np
 
 from move.audio.descriptors import DESCRIPTORS, UNITS, descriptors
 from move.errors import ConfigError
-from move.evaluate.plots import _pyplot, save_figure
+from move.plots import pyplot, save_figure
 
 __all__ = [
     "LOG_DESCRIPTORS",
@@ -340,7 +340,7 @@ def plot_descriptor_violins(
     -------
     Path
     """
-    plt = _pyplot()
+    plt = pyplot()
     rng = np.random.default_rng(seed)
     ncols = min(5, len(names))
     nrows = (len(names) + ncols - 1) // ncols
@@ -395,7 +395,7 @@ def plot_ratio_matrix(
     -------
     Path
     """
-    plt = _pyplot()
+    plt = pyplot()
     pairs = list(ratios)
     m = np.array([[ratios[p].get(n, np.nan) for n in names] for p in pairs], dtype=float)
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(names), 0.9 + 0.36 * max(1, len(pairs))))

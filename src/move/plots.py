@@ -1,4 +1,5 @@
-"""Figures: spectrograms and comparison grids (matplotlib, written atomically as PNG)."""
+"""Figures shared by every application: spectrograms and comparison grids (matplotlib, written
+atomically as PNG). Imports no torch; pyplot is imported on first use."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from move.config import atomic_write_bytes
 
 
-def _pyplot():
+def pyplot():
     """``matplotlib.pyplot``, on the Agg backend only when nobody chose a backend.
 
     A backend chosen before (``MPLBACKEND``, ``matplotlib.use``, a notebook's inline
@@ -34,7 +35,7 @@ def _pyplot():
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Save a matplotlib figure as PNG atomically and close it."""
-    plt = _pyplot()
+    plt = pyplot()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -42,7 +43,12 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     return Path(path)
 
 
-def _show_spectrogram(ax, logmag: np.ndarray, frame_rate: float | None, freqs: np.ndarray | None, title: str):
+def show_spectrogram(ax, logmag: np.ndarray, frame_rate: float | None, freqs: np.ndarray | None, title: str):
+    """Draw a natural-log magnitude spectrogram ``[frames, bins]`` on ``ax`` in dB (80 dB range).
+
+    The time axis is in seconds when ``frame_rate`` (frames/s) is given, the frequency axis
+    in kHz when ``freqs`` (Hz, one per bin) is. Returns the image, for a colour bar.
+    """
     logmag = np.asarray(logmag, dtype=np.float32)
     db = 20.0 / np.log(10.0) * logmag  # natural-log magnitude -> dB
     top = float(db.max()) if db.size else 0.0
@@ -86,7 +92,7 @@ def spectrogram_figure(
     ncols : int, optional
         Columns of the grid (default: all in one row, up to 4).
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = len(logmags)
     ncols = ncols or min(n, 4)
     nrows = (n + ncols - 1) // ncols
@@ -94,7 +100,7 @@ def spectrogram_figure(
     for ax in axes.flat[n:]:
         ax.axis("off")
     for ax, lm, title in zip(axes.flat, logmags, titles):
-        _show_spectrogram(ax, lm, frame_rate, freqs, title)
+        show_spectrogram(ax, lm, frame_rate, freqs, title)
     fig.tight_layout()
     return fig
 
