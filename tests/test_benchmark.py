@@ -138,6 +138,7 @@ def test_benchmark_tiny_configuration(tiny_prepared, tmp_path, capsys):
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert [(r["variant"], r["seed"], r["models"]) for r in results["runs"]] == [("move", 0, 1), ("pairs", 0, 3)]
+    assert results["config"]["variants"] == ["move", "pairs"] and results["config"]["max_notes"] == 1
     for r in results["runs"]:
         for key in ("rec_sc", "rec_lsd", "target_accuracy", "source_share", "best_valid_rec",
                     "train_seconds", "epochs", "rec_change_ratio", "rec_attack_error_ms"):

@@ -142,6 +142,9 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
     assert on_disk == metrics
     assert metrics["instruments"] == ["Alto-Sax", "Flute", "Violin"]
     assert metrics["out_of_range"] == "transpose"  # the transfers' default, recorded
+    # the whole configuration is recorded, the options given included
+    assert metrics["config"]["map_grid"] == 7 and metrics["config"]["classifier_epochs"] == 20
+    assert metrics["config"]["envelope"] == "input" and metrics["config"]["latent"] is True
     assert set(metrics) >= {"classifier", "transfer", "reconstruction", "latent", "goals", "notes"}
     t = metrics["transfer"]
     for key in ("target_accuracy", "source_share", "pitch_accuracy", "voiced_share",
@@ -196,7 +199,7 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
              if t[g]["transfers"] == 0}
     for p, v in leaves.items():
         if v is None:
-            assert "descriptor_ratio" in p or p == "metrics.max_notes" or p.rsplit(".", 1)[0] in empty, p
+            assert "descriptor_ratio" in p or p in ("metrics.max_notes", "metrics.config.max_notes") or p.rsplit(".", 1)[0] in empty, p
     assert "NaN" not in (out / "metrics.json").read_text()
     # files
     load_classifier(out / "classifier.pt")

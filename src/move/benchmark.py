@@ -81,7 +81,8 @@ from typing import Any
 
 import numpy as np
 
-from move.config import json_safe, read_json, to_dict, write_json
+from move.app_config import BenchmarkConfig
+from move.config import from_dict, json_safe, read_json, to_dict, write_json
 from move.data.prepare import PreparedDataset, select_notes
 from move.errors import ConfigError
 from move.evaluate.page import slug
@@ -104,7 +105,6 @@ DESCRIPTIONS: dict[str, str] = {
     "none": "FiLM, no translation criterion (conditional VAE)",
     "pairs": "MoVE-pair: FiLM + MMD, one model per instrument pair",
 }
-PAIR_BUDGETS: tuple[str, ...] = ("split", "each")
 #: Settings that must match to reuse the runs of an existing benchmark folder.
 _SETTINGS_CHECKED = ("data_fingerprint", "instruments", "budget_minutes", "preset", "batch_size",
                      "pair_budget", "max_notes", "pitch_seconds", "max_epochs", "val_per_epoch")
@@ -475,23 +475,11 @@ def run_benchmark(
     data_dir: str | os.PathLike,
     instruments: Sequence[str],
     out_dir: str | os.PathLike,
+    config: BenchmarkConfig | None = None,
     *,
-    budget_minutes: float,
-    seeds: int = 2,
-    variants: Sequence[str] = ("move", "concat", "adversarial", "none", "pairs"),
-    preset: str = "tiny",
-    accelerator: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] = print,
-    batch_size: int = 128,
-    max_epochs: int = 100_000,
-    pair_budget: str = "split",
-    max_notes: int | None = 4,
-    pitch_seconds: float | None = 1.5,
-    rec_level: float | None = None,
-    val_per_epoch: int = 4,
-    reports: bool = False,
-    jobs: int = 1,
+    **options: Any,
 ) -> dict:
     """Train and evaluate MoVE and its baselines under one time budget.
 
@@ -504,45 +492,22 @@ def run_benchmark(
     out_dir : path-like
         Benchmark folder: ``runs/``, ``eval/``, ``classifier.pt``, ``benchmark.json``,
         ``results.json``, ``results.md``, ``loss_curves.png``.
-    budget_minutes : float
-        Training wall time of each variant and seed (``RunConfig.max_minutes``).
-    seeds : int
-        Seeds ``0 .. seeds - 1`` of each variant.
-    variants : sequence of str
-        Among :data:`VARIANTS`.
-    preset : str
-        Model size preset of every variant.
-    accelerator : str
-        ``auto``, ``cpu`` or ``gpu``.
+    config : BenchmarkConfig, optional
+        The benchmark's settings (:class:`move.app_config.BenchmarkConfig`:
+        ``budget_minutes`` of training per variant and seed, ``seeds``, ``variants``,
+        ``preset``, ``pair_budget``, ``batch_size``, ``max_epochs``, ``max_notes``,
+        ``pitch_seconds``, ``rec_level``, ``val_per_epoch``, ``accelerator``, ``reports``,
+        ``jobs``); default: its defaults. With ``jobs`` > 1 each model trains in its own
+        process with ``torch.get_num_threads() // jobs`` threads (at least 1); the budget is
+        each model's own training time, so compare figures only between benchmarks run
+        with the same ``jobs``. Recorded in ``results.json`` under ``config``.
     progress : bool
         Progress bars of the training runs.
     log : callable
         Receives one-line messages.
-    batch_size : int
-        Slices per step of every run.
-    max_epochs : int
-        Epoch cap (the time budget normally stops the runs first).
-    pair_budget : {"split", "each"}
-        ``split``: the pair models share the budget (same compute as one multi model);
-        ``each``: each pair model gets the whole budget.
-    max_notes : int or None
-        Held-out notes per instrument evaluated (spread over pitch; None: all).
-    pitch_seconds : float or None
-        pYIN runs on this many central seconds of each transfer (None: all of it).
-    rec_level : float, optional
-        Validation reconstruction level of the time-to-level column (default: 1.1 x the
-        median over all runs of their best validation error).
-    val_per_epoch : int
-        Validations per epoch (points of the validation curves).
-    reports : bool
-        Also write the full ``move evaluate`` report of every non-pair run
-        (``reports/<variant>-seed<k>/``).
-    jobs : int
-        Models trained (and runs evaluated) at the same time, each in its own process
-        with ``torch.get_num_threads() // jobs`` threads (at least 1). The budget is each
-        model's own training time, so concurrent jobs that share the cores or the GPU get
-        less compute per minute; every variant shares it the same way, but compare
-        figures only between benchmarks run with the same ``jobs``.
+    **options
+        Fields of :class:`~move.app_config.BenchmarkConfig` overriding ``config``'s (for
+        instance ``budget_minutes=0.5, variants=("move", "pairs")``).
 
     Returns
     -------
@@ -565,46 +530,49 @@ def run_benchmark(
     ``eval/<variant>-seed<k>.json`` exists. Seeds and variants may be added to a
     finished benchmark; the other settings must not change.
     """
+    cfg = from_dict(BenchmarkConfig, {**to_dict(config or BenchmarkConfig()), **options})
+    variants = list(cfg.variants)
     t_start = time.perf_counter()
     data_dir, out = Path(data_dir), Path(out_dir)
-    variants = _check_arguments(variants, pair_budget, budget_minutes, seeds, jobs)
     ds = PreparedDataset(data_dir)
     insts = _resolve(ds, instruments)
     settings = {
         "data": str(data_dir.resolve()), "data_fingerprint": ds.meta.get("fingerprint"),
-        "instruments": insts, "budget_minutes": float(budget_minutes), "preset": preset,
-        "batch_size": batch_size, "max_epochs": max_epochs, "pair_budget": pair_budget,
-        "max_notes": max_notes, "pitch_seconds": pitch_seconds, "val_per_epoch": val_per_epoch,
+        "instruments": insts, "budget_minutes": float(cfg.budget_minutes), "preset": cfg.preset,
+        "batch_size": cfg.batch_size, "max_epochs": cfg.max_epochs, "pair_budget": cfg.pair_budget,
+        "max_notes": cfg.max_notes, "pitch_seconds": cfg.pitch_seconds, "val_per_epoch": cfg.val_per_epoch,
     }
     _claim_folder(out, settings)
-    log(f"benchmark of {', '.join(variants)} on {', '.join(insts)}: {seeds} seed(s), "
-        f"{budget_minutes:g} min each -> {out}")
+    log(f"benchmark of {', '.join(variants)} on {', '.join(insts)}: {cfg.seeds} seed(s), "
+        f"{cfg.budget_minutes:g} min each -> {out}")
 
-    planned = _plan(variants, seeds, insts, out, budget_minutes, pair_budget, preset, max_epochs, batch_size)
-    if jobs <= 1:
-        results_of = _train_serial(planned, data_dir, accelerator, progress, val_per_epoch, log)
+    planned = _plan(variants, cfg.seeds, insts, out, cfg.budget_minutes, cfg.pair_budget, cfg.preset,
+                    cfg.max_epochs, cfg.batch_size)
+    if cfg.jobs <= 1:
+        results_of = _train_serial(planned, data_dir, cfg.accelerator, progress, cfg.val_per_epoch, log)
     else:
-        results_of = _train_parallel(planned, data_dir, jobs, accelerator, val_per_epoch, log)
+        results_of = _train_parallel(planned, data_dir, cfg.jobs, cfg.accelerator, cfg.val_per_epoch, log)
     trained = {key: [results_of[(key, i)] for i in range(len(models))] for key, models in planned.items()}
 
-    evaluator = _Evaluator(ds, insts, out, max_notes, pitch_seconds, log)
-    eval_paths = _evaluate_parallel(trained, out, jobs, (str(data_dir), insts, str(out), max_notes, pitch_seconds),
-                                    log)
+    evaluator = _Evaluator(ds, insts, out, cfg.max_notes, cfg.pitch_seconds, log)
+    eval_paths = _evaluate_parallel(trained, out, cfg.jobs,
+                                    (str(data_dir), insts, str(out), cfg.max_notes, cfg.pitch_seconds), log)
     runs: list[dict] = []
     for (variant, seed), summaries in trained.items():
         metrics = _evaluation(evaluator, eval_paths[(variant, seed)], summaries)
-        if reports and variant != "pairs":
+        if cfg.reports and variant != "pairs":
             _full_report(Path(summaries[0]["run_dir"]) / "model.pt", data_dir,
-                         out / "reports" / f"{variant}-seed{seed}", max_notes, log)
-        runs.append(_run_entry(variant, seed, summaries, metrics, ds, batch_size))
+                         out / "reports" / f"{variant}-seed{seed}", cfg.max_notes, log)
+        runs.append(_run_entry(variant, seed, summaries, metrics, ds, cfg.batch_size))
         log(f"{variant} seed {seed}: rec SC {_fmt(_summarise([runs[-1]['rec_sc']]), 'f3')}, target "
             f"{_fmt(_summarise([runs[-1]['target_accuracy']]), 'pct')}, "
             f"{metrics.get('seconds') or 0:.0f} s of evaluation")
 
-    level, rule = _level(runs, rec_level)
+    level, rule = _level(runs, cfg.rec_level)
     results = json_safe({
-        "settings": {**settings, "variants": variants, "seeds": list(range(seeds)),
-                     "accelerator": accelerator},
+        "settings": {**settings, "variants": variants, "seeds": list(range(cfg.seeds)),
+                     "accelerator": cfg.accelerator},
+        "config": to_dict(cfg),
         "level": level, "level_rule": rule,
         "eval_notes": sum(len(v) for v in evaluator.notes.values()),
         "classifier_accuracy": evaluator.classifier_accuracy,
@@ -620,24 +588,6 @@ def run_benchmark(
     log(format_results_table(results["summary"], variants))
     log(f"results: {out / 'results.md'} ({results['seconds']:.0f} s)")
     return results
-
-
-def _check_arguments(variants: Sequence[str], pair_budget: str, budget_minutes: float, seeds: int,
-                     jobs: int) -> list[str]:
-    """The variants, once each; :class:`ConfigError` for an unknown one or a bad setting."""
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or not variants:
-        raise ConfigError(f"benchmark: unknown variant(s) {', '.join(unknown) or '(none given)'} "
-                          f"(choose from {', '.join(VARIANTS)})")
-    if pair_budget not in PAIR_BUDGETS:
-        raise ConfigError(f"benchmark: pair budget must be one of {', '.join(PAIR_BUDGETS)}, got {pair_budget!r}")
-    if not budget_minutes or budget_minutes <= 0:
-        raise ConfigError(f"benchmark: the budget must be positive, got {budget_minutes} minutes")
-    if seeds < 1:
-        raise ConfigError(f"benchmark: at least one seed is needed, got {seeds}")
-    if jobs < 1:
-        raise ConfigError(f"benchmark: jobs must be at least 1, got {jobs}")
-    return list(dict.fromkeys(variants))
 
 
 def _claim_folder(out: Path, settings: dict) -> None:

@@ -19,15 +19,12 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from move.app_config import ENVELOPES, NOTE_ENVELOPE, OUT_OF_RANGE
 from move.audio.names import DEFAULT_FRONTEND, FRONTENDS
 from move.errors import MoveError, MoveWarning
 
 Command = Callable[[argparse.Namespace], int]
 
-#: ``move.transfer.OUT_OF_RANGE``, spelled here so that parsing never imports torch.
-OUT_OF_RANGE_CHOICES = ("transpose", "extrapolate")
-#: Frame levels of transferred notes (move.transfer.NOTE_ENVELOPE; solos always follow the input's).
-ENVELOPE_DEFAULT = "input"
 
 
 def _warn(message: str) -> None:
@@ -171,11 +168,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- evaluate
 @_torch_command
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from move.app_config import EvaluateConfig
+    from move.config import given_options
     from move.evaluate.report import evaluate
 
-    evaluate(args.model, args.data, args.out, max_notes=args.max_notes, split=args.split,
-             out_of_range=args.out_of_range, envelope=args.envelope, latent=not args.no_latent,
-             texture=not args.no_texture)
+    evaluate(args.model, args.data, args.out, EvaluateConfig(**given_options(args, EvaluateConfig)))
     print(f"report written: {Path(args.out) / 'index.html'}")
     return 0
 
@@ -183,14 +180,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- benchmark
 @_torch_command
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    from move.app_config import BenchmarkConfig
     from move.benchmark import run_benchmark
+    from move.config import given_options
 
-    run_benchmark(
-        args.data, _csv_list(args.instruments) or [], args.out, budget_minutes=args.budget,
-        seeds=args.seeds, variants=_csv_list(args.variants) or (), preset=args.preset,
-        accelerator=args.accelerator, progress=not args.no_progress, pair_budget=args.pair_budget,
-        max_notes=args.max_notes or None, batch_size=args.batch_size, reports=args.reports, jobs=args.jobs,
-    )
+    run_benchmark(args.data, _csv_list(args.instruments) or [], args.out,
+                  BenchmarkConfig(**given_options(args, BenchmarkConfig)), progress=not args.no_progress)
     return 0
 
 
@@ -363,10 +358,10 @@ def _add_transfer_command(sub) -> None:
                    help="auto: SOL-named files up to 8 s are notes, the rest solos")
     p.add_argument("--reconstruct", action="store_true", help="also decode with the source condition")
     p.add_argument("--sr", help="output rate in Hz, or 'input' (default: 22050)")
-    p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
+    p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE,
                    help="pitches outside the target's trained range: decode them octaves inside it and "
                         "transpose back (default), or condition the decoder on them as they are")
-    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("input", "model"),
+    p.add_argument("--envelope", default=NOTE_ENVELOPE, choices=ENVELOPES,
                    help="frame levels of notes: the input's (default: its attack and dynamics) or the decoder's")
     p.add_argument("--no-texture", action="store_true",
                    help="do not add the target's frame-to-frame texture (stored in the model file)")
@@ -393,40 +388,24 @@ def _add_synth_command(sub) -> None:
 
 
 def _add_evaluate_commands(sub) -> None:
-    """``move evaluate`` and ``move benchmark``."""
+    """``move evaluate`` and ``move benchmark``: their options are the fields of EvaluateConfig and
+    BenchmarkConfig."""
+    from move.app_config import BenchmarkConfig, EvaluateConfig
+    from move.config import add_config_options
+
     p = sub.add_parser("evaluate", help="evaluate a model on held-out notes: metrics, figures, report page")
     p.add_argument("--model", help="model file (default: the shipped default model)")
     p.add_argument("--data", required=True, help="prepared dataset with the model's instruments")
     p.add_argument("--out", required=True, help="report folder (metrics.json, figures, index.html)")
-    p.add_argument("--max-notes", type=int, default=None, help="held-out notes per instrument")
-    p.add_argument("--split", default="test", choices=("test", "valid", "train"))
-    p.add_argument("--out-of-range", default="transpose", choices=OUT_OF_RANGE_CHOICES,
-                   help="how transfers treat pitches outside the target's trained range (see move transfer)")
-    p.add_argument("--envelope", default=ENVELOPE_DEFAULT, choices=("input", "model"),
-                   help="frame levels of notes: the input's (default: its attack and dynamics) or the decoder's")
-    p.add_argument("--no-latent", action="store_true", help="skip the latent-space section (faster)")
-    p.add_argument("--no-texture", action="store_true",
-                   help="do not add the target's frame-to-frame texture (stored in the model file)")
-
+    add_config_options(p.add_argument_group("what is measured and how (EvaluateConfig)"), EvaluateConfig)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("benchmark", help="train and evaluate MoVE and its baselines under one time budget")
     p.add_argument("--data", required=True, help="prepared dataset folder")
     p.add_argument("--instruments", required=True, help="comma-separated instruments (at least two)")
     p.add_argument("--out", required=True, help="benchmark folder (runs, results.md, results.json, loss_curves.png)")
-    p.add_argument("--budget", type=float, default=1.0, help="training minutes per variant and seed")
-    p.add_argument("--seeds", type=int, default=2, help="seeds per variant")
-    p.add_argument("--preset", default="tiny", help="model size: tiny (default), small, paper")
-    p.add_argument("--variants", default="move,concat,adversarial,none,pairs",
-                   help="comma-separated: move, concat, adversarial, none, pairs")
-    p.add_argument("--pair-budget", default="split", choices=("split", "each"),
-                   help="split: the pair models share the budget (default); each: each gets all of it")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--max-notes", type=int, default=4, help="held-out notes per instrument evaluated (0: all)")
-    p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu"))
-    p.add_argument("--reports", action="store_true", help="also write the full move evaluate report of each run")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="models trained and evaluated at the same time, one process each (default 1)")
+    add_config_options(p.add_argument_group("the benchmark (BenchmarkConfig)"), BenchmarkConfig,
+                       aliases={"budget_minutes": ("--budget",)})
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, batch jobs)")
     p.set_defaults(func=cmd_benchmark)
 

@@ -169,8 +169,9 @@ def add_config_options(parser, cls: type, *, skip: tuple[str, ...] = (),
         text = helps.get(f.name, "").rstrip(".")
         default = f.default if f.default is not dataclasses.MISSING else None
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        kwargs: dict[str, Any] = {"dest": f.name, "default": None,
-                                  "help": f"{text} (default: {shown if shown not in ('', ()) else 'none'})"}
+        if "(default" not in text:  # the docstring may say what the default means
+            text += f" (default: {shown if shown not in ('', (), None) else 'none'})"
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": text}
         hint = str(f.type)
         if hint == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from move.app_config import NOTE_ENVELOPE, OUT_OF_RANGE  # noqa: F401  (re-exported: part of move.transfer's API)
 from move.audio.io import SAMPLE_RATE, Resampler, load_audio, resample, write_audio
 from move.data.instruments import canonical_instrument, note_name, octave, parse_pitch, pitch_class
 from move.engine import (  # noqa: F401  (re-exported: part of move.transfer's API)
@@ -64,10 +65,6 @@ SLICE_HOP = 4
 #: input's instead of 0.92 x, pitch kept; notes keep the quarter slice (their attacks:
 #: 5 ms closer to the input's on 24 held-out notes).
 SOLO_SLICE_HOP = 8
-#: Frame levels of transferred and reconstructed notes: the input's (its attack and
-#: dynamics; measured in docs/fidelity.md: attack errors 1-3 ms instead of 19-56 ms, the
-#: same identity). Solos always follow the input's.
-NOTE_ENVELOPE = "input"
 #: Largest gain (dB) with which ``envelope="input"`` lifts a decoded frame to the input's
 #: level: notes allow 24 dB, so that a sharp attack that the decoder smears is restored;
 #: solos 12 dB, where a slice straddling a rest and an onset would otherwise have its
@@ -84,11 +81,6 @@ NOTE_ENVELOPE_SMOOTH = 3
 #: PGHI restarts its heap integration with a search of the whole spectrogram (measured on
 #: a 10 s solo: PGHI 0.65 s without texture, 3.89 s with it everywhere, 0.45 s within 60 dB).
 TEXTURE_RANGE_DB = 60.0
-#: What a transfer does with pitches outside the target instrument's trained range:
-#: ``transpose`` decodes them whole octaves into the range and moves the decoded spectrum
-#: back by as many octaves (a sampler's transposition, right pitch); ``extrapolate``
-#: conditions the decoder on the pitch itself, which it never saw for that instrument.
-OUT_OF_RANGE = ("transpose", "extrapolate")
 
 
 @dataclass

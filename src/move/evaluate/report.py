@@ -45,9 +45,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from move.app_config import EvaluateConfig
 from move.audio.descriptors import DESCRIPTORS
 from move.audio.io import write_audio
-from move.config import json_safe, to_dict, write_json
+from move.config import from_dict, json_safe, to_dict, write_json
 from move.data.instruments import note_name
 from move.data.prepare import SPLITS, PreparedDataset, select_notes
 from move.errors import ConfigError
@@ -437,20 +438,11 @@ def evaluate(
     model_path: str | os.PathLike | None,
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
+    config: EvaluateConfig | None = None,
     *,
-    max_notes: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
-    split: str = "test",
-    examples: int = 1,
-    map_grid: int = 25,
-    gif_steps: int = 12,
-    classifier_epochs: int = 30,
-    seed: int = 0,
-    out_of_range: str = "transpose",
-    envelope: str = "input",
-    latent: bool = True,
-    texture: bool = True,
+    **options: Any,
 ) -> dict:
     """Evaluate a model on the held-out notes of a prepared dataset and write a report.
 
@@ -463,38 +455,18 @@ def evaluate(
         instruments it shares with the model are evaluated.
     out_dir : path-like
         Report folder (created; files in it are replaced).
-    max_notes : int, optional
-        At most this many held-out notes per instrument, spread over its pitch range
-        (default: all).
+    config : EvaluateConfig, optional
+        What is measured and how (:class:`move.app_config.EvaluateConfig`: ``max_notes``,
+        ``split``, ``examples``, ``map_grid``, ``gif_steps``, ``classifier_epochs``,
+        ``seed``, ``out_of_range``, ``envelope``, ``latent``, ``texture``); default: its
+        defaults. Recorded in ``metrics.json`` under ``config``.
     progress : bool
         Show a progress bar (tqdm).
     log : callable
         Receives one-line messages (stages and the headline numbers).
-    split : str
-        The notes evaluated (``"test"``: never seen in training with the same split).
-    examples : int
-        Notes per instrument whose audio (source, reconstruction, transfers) and
-        spectrograms go into the report.
-    map_grid : int
-        Grid points per axis of the latent descriptor maps.
-    gif_steps : int
-        Frames of the animated descriptor maps.
-    classifier_epochs : int
-        Training epochs of the instrument classifier.
-    seed : int
-        Seed of the classifier and the plots' subsets.
-    out_of_range : {"transpose", "extrapolate"}
-        How transfers treat pitches outside the target's trained range
-        (:data:`move.transfer.OUT_OF_RANGE`).
-    envelope : {"input", "model"}
-        Frame levels of reconstructions and transfers: the input note's (default, as
-        :data:`move.transfer.NOTE_ENVELOPE`), or the decoder's.
-    texture : bool
-        Add the target's frame-to-frame texture when the model file has it
-        (:meth:`move.transfer.TimbreModel.convert`).
-    latent : bool
-        Draw the latent-space section (scatter plots and decoded maps; the slowest part
-        after the transfers).
+    **options
+        Fields of :class:`~move.app_config.EvaluateConfig` overriding ``config``'s (for
+        instance ``max_notes=6, latent=False``); an unknown one raises ``ConfigError``.
 
     Returns
     -------
@@ -514,51 +486,53 @@ def evaluate(
 
     from move.transfer import load_model
 
+    cfg = from_dict(EvaluateConfig, {**to_dict(config or EvaluateConfig()), **options})
     t_start = time.perf_counter()
     data_dir, out = Path(data_dir), Path(out_dir)
     model = load_model(model_path)
     ds = PreparedDataset(data_dir)
-    notes = _held_out_notes(model, ds, data_dir, split, max_notes, log)
+    notes = _held_out_notes(model, ds, data_dir, cfg.split, cfg.max_notes, log)
     instruments = list(notes)
     n_notes = sum(len(rows) for rows in notes.values())
     out.mkdir(parents=True, exist_ok=True)
-    log(f"evaluating {model_path or 'the default model'} on {n_notes} {split} notes of "
+    log(f"evaluating {model_path or 'the default model'} on {n_notes} {cfg.split} notes of "
         f"{', '.join(instruments)} -> {out}")
 
     bar = tqdm(total=n_notes + 4, desc="classifier", unit="step", disable=not progress)
-    clf = train_classifier(ds, instruments, epochs=classifier_epochs, seed=seed)
+    clf = train_classifier(ds, instruments, epochs=cfg.classifier_epochs, seed=cfg.seed)
     clf.save(out / "classifier.pt")
     classifier = _test_classifier(clf, ds, notes)
     bar.update(1)
 
     bar.set_description("transfers")
     ranges = _pitch_ranges(model, ds, instruments)
-    records, example_rows = _run_notes(model, clf, ds, notes, ranges, out, examples, bar, out_of_range=out_of_range,
-                                       envelope=envelope, texture=texture)
+    records, example_rows = _run_notes(model, clf, ds, notes, ranges, out, cfg.examples, bar,
+                                       out_of_range=cfg.out_of_range, envelope=cfg.envelope, texture=cfg.texture)
 
     bar.set_description("figures")
-    transfer, violin_files = _transfer_metrics(records, instruments, ranges, out, seed)
+    transfer, violin_files = _transfer_metrics(records, instruments, ranges, out, cfg.seed)
     stages = _stages(records, instruments)
     for stage in ("round_trip", "reconstruction"):
         classifier[f"{stage}_accuracy"] = _mean([float(r["hit"]) for i in instruments for r in stages[i][stage]])
     bar.update(1)
 
     bar.set_description("latent space")
-    latent_data = (_latent_section_data(model, ds, notes, instruments, split, out, out / "figures", map_grid,
-                                        gif_steps, seed) if latent else None)
+    latent_data = (_latent_section_data(model, ds, notes, instruments, cfg.split, out, out / "figures",
+                                        cfg.map_grid, cfg.gif_steps, cfg.seed) if cfg.latent else None)
     bar.update(1)
 
     metrics = json_safe({
         "model": str(model_path) if model_path is not None else "default",
         "data": str(data_dir),
-        "split": split,
+        "split": cfg.split,
         "instruments": instruments,
         "notes": {i: len(notes[i]) for i in instruments},
-        "max_notes": max_notes,
-        "out_of_range": out_of_range,
-        "envelope": envelope,
-        "texture": bool(texture and model.bundle.texture is not None),
+        "max_notes": cfg.max_notes,
+        "out_of_range": cfg.out_of_range,
+        "envelope": cfg.envelope,
+        "texture": bool(cfg.texture and model.bundle.texture is not None),
         "octave_folded_notes": sum(n.folded for n in records),
+        "config": to_dict(cfg),
         "classifier": classifier,
         "fidelity": fidelity_summary(stages, transfer),
         "transfer": transfer,
