@@ -266,3 +266,28 @@ def test_page_loads_in_headless_chromium(report, tmp_path):
             assert drawn
     finally:
         drv.quit()
+
+
+def test_real_notes_are_loaded_and_measured_once_for_many_models(report, tiny_prepared):
+    """The benchmark's set-up: every held-out note's audio, detail and pooled descriptors."""
+    from move.audio.io import load_audio
+    from move.data.prepare import select_notes
+    from move.evaluate.notes import real_notes
+    from move.evaluate.transfer_eval import note_descriptors
+
+    out, metrics, _ = report
+    clf = load_classifier(out / "classifier.pt")
+    ds = PreparedDataset(tiny_prepared)
+    notes = select_notes(ds, metrics["instruments"], "test", 2)
+    real = real_notes(clf, ds, notes, 22050)
+    rows = [r for rs in notes.values() for r in rs]
+    assert sorted(real.audio) == sorted(rows) == sorted(real.detail)
+    first = rows[0]
+    np.testing.assert_array_equal(real.audio[first], load_audio(ds.notes[first]["file"], 22050)[0])
+    assert set(real.detail[first]) >= {"attack_ms", "frame_change_db"}
+    for inst, rs in notes.items():
+        frames = sum(len(note_descriptors(real.audio[r], 22050, int(ds.notes[r]["pitch"]))["centroid"]) for r in rs)
+        assert len(real.descriptors[inst]["centroid"]) == frames
+    hits = [clf.instruments[int(clf.predict_audio(real.audio[r], 22050, int(ds.notes[r]["pitch"])).argmax())] == inst
+            for inst, rs in notes.items() for r in rs]
+    assert real.classifier_accuracy == pytest.approx(np.mean(hits))

@@ -270,10 +270,8 @@ class _Evaluator:
 
     def __init__(self, ds: PreparedDataset, instruments: list[str], out: Path, max_notes: int | None,
                  pitch_seconds: float | None, log: Callable[[str], None]) -> None:
-        from move.audio.io import load_audio
-        from move.audio.temporal import temporal_detail
         from move.evaluate.classifier import load_classifier, train_classifier
-        from move.evaluate.transfer_eval import note_descriptors
+        from move.evaluate.notes import real_notes
 
         self.ds, self.instruments, self.pitch_seconds = ds, instruments, pitch_seconds
         self.notes = select_notes(ds, instruments, "test", max_notes)
@@ -290,24 +288,10 @@ class _Evaluator:
             log(f"instrument classifier trained on {self.clf.info['notes']} real notes "
                 f"({time.perf_counter() - t0:.1f} s)")
         self.sr = ds.frontend().config.sample_rate
-        self.audio: dict[int, np.ndarray] = {}
-        self.real: dict[str, dict[str, np.ndarray]] = {}
-        #: Attack time and frame-to-frame change of each evaluated real note.
-        self.detail: dict[int, dict[str, float]] = {}
-        hits = []
-        for inst in instruments:
-            per: dict[str, list[np.ndarray]] = {}
-            for row in self.notes[inst]:
-                x, _ = load_audio(ds.notes[row]["file"], self.sr)
-                self.audio[row] = x
-                self.detail[row] = temporal_detail(x, self.sr)
-                probs = self.clf.predict_audio(x, self.sr, ds.notes[row]["pitch"])
-                hits.append(self.clf.instruments[int(np.argmax(probs))] == inst)
-                for k, v in note_descriptors(x, self.sr, ds.notes[row]["pitch"]).items():
-                    per.setdefault(k, []).append(v)
-            self.real[inst] = {k: np.concatenate(v) for k, v in per.items()}
+        real = real_notes(self.clf, ds, self.notes, self.sr)
+        self.audio, self.detail, self.real = real.audio, real.detail, real.descriptors
         #: Share of the evaluated real (held-out) notes the classifier recognises.
-        self.classifier_accuracy = float(np.mean(hits))
+        self.classifier_accuracy = real.classifier_accuracy
 
     def evaluate(self, model_paths: Sequence[Path]) -> dict:
         """Metrics of one model, or of a family of pair models evaluated as one system."""

@@ -42,8 +42,8 @@ from move.evaluate.metrics import (
 )
 from move.evaluate.transfer_eval import note_descriptors, pitch_accuracy
 
-__all__ = ["NoteRecord", "TransferRecord", "evaluate_notes", "by_pair", "pool_descriptors", "transfer_summary",
-           "pair_key", "finite_mean"]
+__all__ = ["NoteRecord", "TransferRecord", "RealNotes", "real_notes", "evaluate_notes", "by_pair",
+           "pool_descriptors", "transfer_summary", "pair_key", "finite_mean"]
 
 
 def pair_key(source: str, target: str) -> str:
@@ -136,6 +136,53 @@ def central(y: np.ndarray, sr: int, seconds: float | None) -> np.ndarray:
             start = (len(y) - n) // 2
             y = y[start : start + n]
     return y
+
+
+@dataclass
+class RealNotes:
+    """The held-out real notes, loaded and measured once, for evaluating many models on them.
+
+    Attributes
+    ----------
+    audio : dict of int to np.ndarray
+        Mono audio of each note (by dataset row) at the evaluation's rate.
+    detail : dict of int to dict
+        Temporal detail of each note (:func:`move.audio.temporal.temporal_detail`).
+    descriptors : dict of str to dict of str to np.ndarray
+        Per instrument, each descriptor's frames pooled over its notes
+        (:func:`move.evaluate.transfer_eval.note_descriptors`).
+    classifier_accuracy : float
+        Share of the notes the classifier recognises (the judge's own accuracy).
+    """
+
+    audio: dict[int, np.ndarray]
+    detail: dict[int, dict[str, float]]
+    descriptors: dict[str, dict[str, np.ndarray]]
+    classifier_accuracy: float
+
+
+def real_notes(clf, ds, notes: Mapping[str, Sequence[int]], sr: int) -> RealNotes:
+    """Load and measure the real notes ``notes`` (rows per instrument) of ``ds`` once.
+
+    Their audio and temporal detail go to :func:`evaluate_notes` (``audio=``, ``detail=``)
+    for each model evaluated; their pooled descriptors are the references of the
+    descriptor ratios; ``clf`` (its ``instruments`` name its outputs) is scored on them.
+    """
+    audio: dict[int, np.ndarray] = {}
+    detail: dict[int, dict[str, float]] = {}
+    descriptors: dict[str, dict[str, np.ndarray]] = {}
+    hits: list[bool] = []
+    for inst, rows in notes.items():
+        per: dict[str, list[np.ndarray]] = {}
+        for row in rows:
+            pitch = int(ds.notes[row]["pitch"])
+            x = audio[row] = load_audio(ds.notes[row]["file"], sr)[0]
+            detail[row] = temporal_detail(x, sr)
+            hits.append(_verdict(clf, x, sr, pitch, inst))
+            for k, v in note_descriptors(x, sr, pitch).items():
+                per.setdefault(k, []).append(v)
+        descriptors[inst] = {k: np.concatenate(v) for k, v in per.items()}
+    return RealNotes(audio, detail, descriptors, float(np.mean(hits)) if hits else float("nan"))
 
 
 @dataclass
