@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -476,14 +475,12 @@ def test_summarize_and_format(tmp_path):
     assert format_summary(summarize([])) == "0 notes, 0 instruments"
 
 
-def test_scan_is_fast_on_many_files(tmp_path):
+def test_scan_reads_many_files_in_nested_folders(tmp_path):
     names = [f"I{i}/ASax-ord-{n}{o}-{d}-N-N.wav"
              for i in range(3) for n in ("C", "D#", "F") for o in range(2, 7)
              for d in ("pp", "p", "mf", "f", "ff")]
     names += [f"Vn/{j % 10}/Vn-ord-A{j % 8}-mf-{j}c-N.wav" for j in range(1000)]
     touch(tmp_path, *names)
-    start = time.perf_counter()
     records = scan_database(tmp_path, warn=Warnings())
-    elapsed = time.perf_counter() - start
     assert len(records) == 225 + 1000
-    assert elapsed < 2.0  # about 0.02 s; 10k files take about 0.15 s
+    assert sum(r.label.instrument == "Violin" for r in records) == 1000

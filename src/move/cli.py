@@ -351,7 +351,8 @@ def _add_transfer_command(sub) -> None:
     p.add_argument("--to", help="target instrument(s), comma-separated")
     p.add_argument("--model", help="model file (default: the shipped default model)")
     p.add_argument("--out", help="output file (.wav) or folder (default: beside the input)")
-    p.add_argument("--from", dest="source", help="source instrument (default: from the SOL name)")
+    p.add_argument("--from", dest="source", help="source instrument, or auto: the model identifies it "
+                   "(default: from the SOL name, else auto)")
     p.add_argument("--pitch", help="note (C4), or a MIDI file aligned with a solo "
                    "(default: the SOL name for notes, pYIN pitch tracking otherwise)")
     p.add_argument("--mode", default="auto", choices=("auto", "note", "solo"),

@@ -83,6 +83,19 @@ NOTE_ENVELOPE_SMOOTH = 3
 TEXTURE_RANGE_DB = 60.0
 
 
+#: Seconds of a recording (its centre) that :meth:`TimbreModel.identify` listens to.
+IDENTIFY_SECONDS = 10.0
+#: Above this round-trip error (normalised log-magnitude, mean squared) under every
+#: instrument, a recording is taken for noise: the shipped model's own instruments' notes
+#: reach at most 0.37, other instruments' 1.2, white noise 10.
+NOISE_ERROR = 3.0
+#: Smallest ratio of the runner-up's round-trip error to the best one at which an
+#: identification is clear. Measured with the shipped model on FluidR3 notes (docs/solos.md):
+#: its own instruments' notes 2.5 (median), others' 1.3; at 1.4, 1 in 24 of its own
+#: instruments' notes and 2 in 3 of the others' are reported as unclear.
+CLEAR_MARGIN = 1.4
+
+
 @dataclass
 class PitchConditioning:
     """Per-frame conditioning: pitch class and octave index (into the model's octaves)."""
@@ -90,6 +103,44 @@ class PitchConditioning:
     pitch_class: np.ndarray  # [frames] int
     octave_index: np.ndarray  # [frames] int
     folded: int = 0  # frames whose octave was outside the model's range
+
+
+@dataclass
+class Identification:
+    """Which of a model's instruments a recording sounds like (:meth:`TimbreModel.identify`).
+
+    Attributes
+    ----------
+    instrument : str
+        The known instrument whose encode-decode round trip reconstructs the recording best.
+    errors : dict of str to float
+        Mean squared reconstruction error of the sounding slices (normalised
+        log-magnitude units) under each known instrument, best first.
+    margin : float
+        The runner-up's error over the best one (inf with one instrument).
+    seconds : float
+        Audio analysed (the central part of longer recordings).
+    """
+
+    instrument: str
+    errors: dict[str, float]
+    margin: float
+    seconds: float
+
+    @property
+    def clear(self) -> bool:
+        """Whether one instrument fits clearly better than the others (:data:`CLEAR_MARGIN`);
+        a recording of an instrument the model does not know usually fits two about as well."""
+        return self.margin >= CLEAR_MARGIN
+
+    def describe(self) -> str:
+        """One line: the choice, how clear it is, and the runner-up."""
+        names = list(self.errors)
+        runner = f"{names[1]} fits x{self.margin:.2f} worse" if len(names) > 1 else "the only instrument"
+        if self.clear:
+            return f"identified as {self.instrument} ({runner})"
+        return (f"sounds like none of the model's instruments clearly ({runner}); "
+                f"encoded as the nearest, {self.instrument}")
 
 
 @dataclass
@@ -613,6 +664,80 @@ class TimbreModel:
                 block[target] = audio.astype(np.float32, copy=False)
             yield block
 
+    @torch.no_grad()
+    def identify(self, audio: np.ndarray, sr: int, pitch: int | str | None = None, *,
+                 max_seconds: float = IDENTIFY_SECONDS, batch_size: int = 256) -> Identification:
+        """Which known instrument ``audio`` sounds like: the one whose round trip fits it best.
+
+        The central ``max_seconds`` of the recording are cut into non-overlapping slices;
+        each sounding slice (kept by the output gate) is encoded and decoded under every
+        instrument of the model, at its pitch (``pitch`` for the whole recording, else
+        tracked with pYIN over all the instruments' ranges), and the instrument with the
+        smallest mean squared error in the normalised log-magnitude domain is chosen: the
+        decoder conditioned on the right instrument explains the recording best.
+
+        Raises
+        ------
+        AudioError
+            A silent recording, or one without a pitched sound (noise): nothing to identify.
+        """
+        from move.audio.pitch import pitches_from_option
+
+        fe = self.frontend
+        fe_sr = fe.config.sample_rate
+        y = np.asarray(audio, dtype=np.float32)
+        y = y if sr == fe_sr else resample(y, sr, fe_sr)
+        keep = int(max_seconds * fe_sr)
+        if len(y) > keep:
+            y = y[(len(y) - keep) // 2 :][:keep]
+        logmag = self.analyze(y, fe_sr)
+        sounding = (gate_gain(logmag.float()) > 0).numpy()
+        if float(peak_level(logmag).max()) <= float(np.log(fe.config.log_floor)) + 1e-3 or sounding.sum() < 2:
+            raise AudioError("silent: no sound to identify its instrument by; pass --from INSTRUMENT")
+        lo = min(r[0] for r in self.bundle.pitch_range.values()) if self.bundle.pitch_range else 21
+        hi = max(r[1] for r in self.bundle.pitch_range.values()) if self.bundle.pitch_range else 108
+        hz = lambda m: 440.0 * 2 ** ((m - 69) / 12)  # noqa: E731
+        unpitched = AudioError("no pitched sound (noise?): cannot identify its instrument; pass --from INSTRUMENT")
+        if pitch is not None:
+            midi = np.full(logmag.shape[0], parse_pitch(pitch), dtype=np.int64)
+        else:
+            try:
+                midi, _ = pitches_from_option(None, y, fe_sr, logmag.shape[0], fe.frame_rate, lambda m: None,
+                                              fmin=max(30.0, hz(lo - 3)), fmax=min(0.45 * fe_sr, hz(hi + 3)),
+                                              decimate=TRACK_DECIMATE)
+            except AudioError:
+                raise unpitched from None
+        errors = self._round_trip_errors(logmag, self.conditioning(midi, logmag.shape[0]), sounding, batch_size)
+        if float(errors.min()) > NOISE_ERROR:
+            raise unpitched
+        order = np.argsort(errors)
+        ranked = {self.instruments[i]: float(errors[i]) for i in order}
+        best = self.instruments[order[0]]
+        values = sorted(ranked.values())
+        margin = values[1] / max(values[0], 1e-12) if len(values) > 1 else float("inf")
+        return Identification(best, ranked, margin, len(y) / fe_sr)
+
+    def _round_trip_errors(self, logmag: torch.Tensor, cond: PitchConditioning, sounding: np.ndarray,
+                           batch_size: int) -> np.ndarray:
+        """Mean squared error ``[instruments]`` of the sounding slices encoded and decoded under
+        each instrument (normalised units; non-overlapping slices)."""
+        fe, m, n, dev = self.frontend, self.model, self.n_frames, self.device
+        grid = SliceGrid.cover(logmag.shape[0], n, n)
+        floor = fe.normalize(torch.full((1, fe.n_bins), float(np.log(fe.config.log_floor))))[0]
+        xp = grid.pad(fe.normalize(logmag.float()), fill=floor).to(dev)
+        pc, oc, live = grid.pad(cond.pitch_class), grid.pad(cond.octave_index), grid.pad(sounding.astype(np.int64))
+        starts = grid.starts[live[grid.centres(grid.starts)] > 0]
+        total = torch.zeros(len(self.instruments), dtype=torch.float64)
+        for s in (starts[i : i + batch_size] for i in range(0, len(starts), batch_size)):
+            x = xp[grid.indices(s, dev)]
+            p = torch.as_tensor(pc[grid.centres(s)], device=dev)
+            o = torch.as_tensor(oc[grid.centres(s)], device=dev)
+            for k in range(len(self.instruments)):
+                label = torch.full((len(s),), k, device=dev)
+                mu, _ = m.encode(x, label, p, o)
+                total[k] += float(((m.decode(mu, label, p, o) - x) ** 2).mean(dim=(1, 2)).sum())
+        return (total / max(len(starts), 1)).numpy()
+
     def reconstruct(self, audio: np.ndarray, sr: int, *, source: str, pitch: int | str,
                     out_sr: int | None = None) -> np.ndarray:
         """Decode a note with its own condition (see :meth:`transfer`)."""
@@ -675,6 +800,22 @@ def write_streams(blocks: Iterator[dict[Any, np.ndarray]], paths: dict[Any, Path
             w.close(ok)
 
 
+def identify_file(model: TimbreModel, path: Path, audio: np.ndarray, sr: int, pitch: int | None,
+                  log: Callable[[str], None], warn: Callable[[str], None] | None) -> str:
+    """The source instrument of ``path`` by :meth:`TimbreModel.identify`, said in one line (a
+    warning when no instrument fits clearly); a silent or unpitched file is an ``AudioError``
+    naming it."""
+    try:
+        found = model.identify(audio, sr, pitch)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from None
+    if found.clear:
+        log(f"{path.name}: {found.describe()}")
+    else:
+        (warn or (lambda m: warnings.warn(m, stacklevel=3)))(f"{path.name}: {found.describe()}")
+    return found.instrument
+
+
 def transfer_files(
     inputs: Sequence[Path],
     targets: Sequence[str],
@@ -709,7 +850,8 @@ def transfer_files(
         With one input and one output, a ``.wav`` file; otherwise a folder receiving
         ``<stem>_<target>.wav`` (``<stem>_reconstruction.wav``). ``None``: beside the inputs.
     source : str, optional
-        Source instrument (default: from the SOL file name).
+        Source instrument, or ``"auto"``: identified by the model (:meth:`TimbreModel.identify`).
+        Default: from the SOL file name, else ``"auto"``.
     pitch : str, optional
         A note (``C4``), a MIDI number, or (solos) a ``.mid`` file aligned with the audio.
         Default: the SOL name for notes, pYIN otherwise.
@@ -742,17 +884,21 @@ def transfer_files(
     written = []
     for path in inputs:
         parsed = parse_sol_name(path.name)
-        src = source or (parsed[0].instrument if parsed else None)
-        if src is None:
-            raise LabelError(f"{path}: unknown source instrument; pass --from (one of {', '.join(model.instruments)})")
-        src = model.instrument(src)
+        named = parsed[0].instrument if parsed else None
+        auto = (source or "").lower() == "auto" or (source is None and named is None)
+        src = None if auto else model.instrument(source or named)
         audio, sr = load_audio(path, sr=None)
         if len(audio) / sr < min_seconds:
             raise AudioError(f"{path}: too short ({len(audio) / sr:.3f} s); at least {min_seconds:.3f} s needed")
         rate = sr if out_sr == "input" else int(out_sr) if out_sr else SAMPLE_RATE
         dests = {t: out if single_file else output_path(path, t, out) for t in variants}
+        solo = is_solo(path, len(audio) / sr, mode)
+        note_pitch = None if solo else (parse_pitch(pitch) if pitch is not None
+                                        else parsed[0].pitch if parsed is not None else estimate_pitch(audio, sr))
+        if auto:
+            src = identify_file(model, path, audio, sr, None if solo else note_pitch, log, warn)
 
-        if is_solo(path, len(audio) / sr, mode):
+        if solo:
             plan = model.plan_solo(audio, sr, source=src, targets=variants, pitch=pitch, out_sr=rate, warn=warn,
                                    out_of_range=out_of_range)
             del audio  # the plan holds it at the model's rate
@@ -762,12 +908,7 @@ def transfer_files(
                 log(f"{path.name} ({src}, solo) -> {dests[t]}")
                 written.append(dests[t])
             continue
-        if pitch is not None:
-            midi = parse_pitch(pitch)
-        elif parsed is not None:
-            midi = parsed[0].pitch
-        else:
-            midi = estimate_pitch(audio, sr)
+        midi = note_pitch
         for t in variants:
             y = model.transfer(audio, sr, source=src, target=t, pitch=midi, out_sr=rate,
                                out_of_range=out_of_range, envelope=envelope, texture=texture)
