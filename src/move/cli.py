@@ -161,7 +161,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = from_dict(RunConfig, {**saved.get("run", {}), **given_options(args, RunConfig)})
     model_path = train(data, args.out, cfg, run, resume=args.resume,
                        command=shlex.join(["move", *args.argv]) if hasattr(args, "argv") else None)
-    print(f"model written: {model_path}")
+    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+        print(f"model written: {model_path}")  # once, from the first of several DDP processes
     return 0
 
 

@@ -64,13 +64,45 @@ from move.train_config import RunConfig, TrainConfig
 TRANSLATIONS: tuple[str, ...] = ("mmd", "adversarial", "none")
 
 
-class SliceData:
-    """Training and validation slices of the chosen instruments, in memory.
+class MappedSlices:
+    """Slices read on demand from a prepared set's memory-mapped frames (sets too large to load).
 
-    Slices are float16 and un-normalised; :meth:`batch` normalises them on the device.
+    Indexing with a tensor of slice numbers returns their frames ``[b, n, bins]`` (float16,
+    on the host); only the pages of those frames are read from disk.
     """
 
-    def __init__(self, ds: PreparedDataset, instruments: Sequence[str]) -> None:
+    device = torch.device("cpu")
+
+    def __init__(self, frames: np.ndarray, starts: np.ndarray, n: int) -> None:
+        self.frames, self.starts, self.offsets = frames, np.asarray(starts, dtype=np.int64), np.arange(n)
+        mapping = getattr(frames, "_mmap", None)
+        if mapping is not None and hasattr(mapping, "madvise"):
+            import mmap
+
+            # batches are random: no read-ahead, which would map many pages around each slice
+            mapping.madvise(mmap.MADV_RANDOM)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        rows = self.starts[np.asarray(idx.cpu())][:, None] + self.offsets[None, :]
+        return torch.from_numpy(np.ascontiguousarray(self.frames[rows]))
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> MappedSlices:
+        return self  # stays mapped; each batch is moved to the device
+
+
+class SliceData:
+    """Training and validation slices of the chosen instruments.
+
+    Slices are float16 and un-normalised; :meth:`batch` normalises them on the device. Sets
+    whose training and validation slices fit in ``memory_gb`` are loaded into memory (and
+    onto the GPU); larger ones (NSynth-scale) stay memory-mapped (:class:`MappedSlices`) and
+    each batch is read from disk. Labels are int16 per slice either way.
+    """
+
+    def __init__(self, ds: PreparedDataset, instruments: Sequence[str], memory_gb: float = 4.0) -> None:
         self.instruments = list(instruments)
         self.index_of = {name: i for i, name in enumerate(self.instruments)}
         fe = ds.frontend()
@@ -78,37 +110,43 @@ class SliceData:
             raise ConfigError(f"{ds.root}: the prepared dataset has no normalisation statistics")
         self.mean = fe.mean.float()
         self.std = fe.std.float()
+        self.device = torch.device("cpu")
         train = ds.select("train", self.instruments)
         valid = ds.select("valid", self.instruments)
         if len(train) == 0:
             raise ConfigError(f"{ds.root}: no training slices for {', '.join(self.instruments)}")
-        octaves = ds.labels(np.concatenate([train, valid]))["octave"]
+        octaves = ds.notes.column("octave")[np.asarray(ds.slices[np.concatenate([train, valid]), 0])]
         self.octave_min = int(octaves.min())
         self.n_octaves = int(octaves.max()) - self.octave_min + 1
+        size_gb = (len(train) + len(valid)) * ds.slice_frames * ds.frames.shape[1] * 2 / 1e9
+        self.mapped = size_gb > memory_gb
         self.train = self._split(ds, train)
         self.valid = self._split(ds, valid) if len(valid) else None
-        labels = ds.labels(train)
-        self.pitch_range = {
-            name: (int(labels["pitch"][labels["instrument"] == name].min()),
-                   int(labels["pitch"][labels["instrument"] == name].max()))
-            for name in self.instruments
-        }
+        inst, pitch = self.train["instrument"].numpy(), self.train["pitch"].numpy()
+        self.pitch_range = {name: (int(pitch[inst == i].min()), int(pitch[inst == i].max()))
+                            for i, name in enumerate(self.instruments)}
         self._build_matcher()
 
-    def _split(self, ds: PreparedDataset, index: np.ndarray) -> dict[str, torch.Tensor]:
-        lab = ds.labels(index)
+    def _split(self, ds: PreparedDataset, index: np.ndarray) -> dict[str, Any]:
+        """Slices (in memory or mapped) and int16 labels of the slices ``index``."""
+        t = ds.notes
+        rows = np.asarray(ds.slices[index, 0])
+        lookup = np.array([self.index_of.get(n, -1) for n in t.categories("instrument")], dtype=np.int16)
+        octave = (t.column("octave")[rows] - self.octave_min).clip(0, self.n_octaves - 1)
+        x: Any = (MappedSlices(ds.frames, ds.slices[index, 1], ds.slice_frames) if self.mapped
+                  else ds.slice_tensor(index).contiguous())
         return {
-            "x": ds.slice_tensor(index).contiguous(),
-            "instrument": torch.tensor([self.index_of[n] for n in lab["instrument"]]),
-            "pitch": torch.from_numpy(lab["pitch"]),
-            "pitch_class": torch.from_numpy(lab["pitch_class"]),
-            "octave": torch.from_numpy(lab["octave"] - self.octave_min).clamp(0, self.n_octaves - 1),
+            "x": x,
+            "instrument": torch.from_numpy(lookup[t.codes("instrument")[rows]]),
+            "pitch": torch.from_numpy(t.column("pitch")[rows].astype(np.int16)),
+            "pitch_class": torch.from_numpy(t.column("pitch_class")[rows].astype(np.int16)),
+            "octave": torch.from_numpy(octave.astype(np.int16)),
         }
 
     def _build_matcher(self) -> None:
         """Tables to draw, for (instrument, pitch), a training slice of the nearest pitch."""
-        inst = self.train["instrument"].numpy()
-        pitch = self.train["pitch"].numpy()
+        inst = self.train["instrument"].numpy().astype(np.int64)
+        pitch = self.train["pitch"].numpy().astype(np.int64)
         key = inst * 128 + pitch
         order = np.argsort(key, kind="stable")
         counts = np.bincount(key, minlength=len(self.instruments) * 128)
@@ -125,6 +163,7 @@ class SliceData:
         self.match_nearest = torch.from_numpy(nearest)
 
     def to(self, device: torch.device) -> SliceData:
+        self.device = torch.device(device)
         for split in (self.train, self.valid):
             if split is not None:
                 for k in split:
@@ -133,10 +172,11 @@ class SliceData:
             setattr(self, name, getattr(self, name).to(device))
         return self
 
-    def batch(self, split: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Normalised slices and labels of ``idx`` (on the data's device)."""
-        idx = idx.to(split["x"].device)
-        out = {k: v[idx] for k, v in split.items()}
+    def batch(self, split: dict[str, Any], idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Normalised slices and int64 labels of ``idx`` (on the data's device)."""
+        out = {k: v[idx.to(v.device)].to(self.device, non_blocking=True) for k, v in split.items()}
+        for k in ("instrument", "pitch", "pitch_class", "octave"):
+            out[k] = out[k].long()
         out["x"] = (out["x"].float() - self.mean) / self.std
         return out
 
@@ -146,7 +186,9 @@ class SliceData:
         r = torch.rand(key.shape, device=key.device, generator=generator)
         pos = self.match_start[key] + (r * self.match_count[key]).long()
         pos = torch.minimum(pos, self.match_start[key] + self.match_count[key] - 1)
-        return (self.train["x"][self.match_order[pos]].float() - self.mean) / self.std
+        x = self.train["x"]
+        slices = x[self.match_order[pos].to(x.device)].to(self.device, non_blocking=True)
+        return (slices.float() - self.mean) / self.std
 
 
 class _Indices(torch.utils.data.Dataset):
@@ -487,11 +529,9 @@ def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def _data_summary(ds: PreparedDataset, data_dir: str | os.PathLike, data: SliceData) -> dict[str, Any]:
     """What a model was trained on, for its file: the dataset, its notes per split, the slices."""
-    notes: dict[str, dict[str, int]] = {name: {} for name in data.instruments}
-    for note in ds.notes:
-        if note["instrument"] in notes:
-            counts = notes[note["instrument"]]
-            counts[note["split"]] = counts.get(note["split"], 0) + 1
+    inst, split = ds.notes.column("instrument"), ds.notes.column("split")
+    notes = {name: {str(sp): int(((inst == name) & (split == sp)).sum()) for sp in np.unique(split[inst == name])}
+             for name in data.instruments}
     return {
         "path": str(Path(data_dir).resolve()),
         "fingerprint": ds.meta.get("fingerprint"),
@@ -543,6 +583,7 @@ def train(
     L = _lightning()
     cfg = config or TrainConfig()
     run = run or RunConfig()
+    _check_devices(run)
     if command is None:
         command = f"move.train.train({str(data_dir)!r}, {str(run_dir)!r}, {cfg!r}" + (
             ", resume=True)" if resume else ")")
@@ -552,7 +593,7 @@ def train(
     cfg = replace(cfg, instruments=tuple(instruments))
     if cfg.translation not in TRANSLATIONS:
         raise ConfigError(f"train: translation must be one of {', '.join(TRANSLATIONS)}, got {cfg.translation!r}")
-    data = SliceData(ds, instruments)
+    data = SliceData(ds, instruments, memory_gb=run.data_memory_gb)
     fe = ds.frontend()
     mcfg = model_config(
         cfg.preset,
@@ -565,31 +606,34 @@ def train(
     )
     saved = {"train": to_dict(cfg), "model": to_dict(mcfg), "data": str(Path(data_dir).resolve()),
              "data_fingerprint": ds.meta.get("fingerprint")}
-    config_path = run_dir / "config.json"
-    last = run_dir / "checkpoints" / "last.ckpt"
-    commands = _start_run(run_dir, saved, run, command, resume)
-
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    torch.set_float32_matmul_precision("high")
-    accelerator = run.accelerator
-    gpu = accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available())
-    precision = run.precision if run.precision != "auto" else ("bf16-mixed" if gpu else "32-true")
-    steps_per_epoch = max(1, len(data.train["x"]) // cfg.batch_size)
+    # each DDP process takes batch_size slices per step: the processes share an epoch's steps
+    steps_per_epoch = max(1, len(data.train["x"]) // (cfg.batch_size * run.devices * run.num_nodes))
     task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch)
-    task.image_every = run.image_every
+    trainer = _trainer(L, run_dir, cfg, run, task, data, steps_per_epoch, extra_callbacks)
+    # under DDP every process runs this (Lightning, torchrun, srun): rank 0 alone writes the run
+    commands = _start_run(run_dir, saved, run, command, resume) if trainer.is_global_zero else [command]
     task.provenance = {"commands": commands, "data": _data_summary(ds, data_dir, data)}
-    trainer = _trainer(L, run_dir, cfg, run, task, data, precision, steps_per_epoch, extra_callbacks)
     t0 = time.perf_counter()
-    # weights_only=True: resuming restores tensors and plain values only; no code stored in
-    # the checkpoint runs, whatever torch's default (needs lightning>=2.6).
-    trainer.fit(task, ckpt_path=str(last) if resume else None, weights_only=True)
-    elapsed = time.perf_counter() - t0
-    if cfg.texture and trainer.is_global_zero:
+    # weights_only: resuming restores tensors and plain values, runs no stored code (lightning>=2.6)
+    trainer.fit(task, ckpt_path=str(run_dir / "checkpoints" / "last.ckpt") if resume else None,
+                weights_only=True)
+    _finish_run(trainer, task, ds, run_dir, time.perf_counter() - t0)
+    return run_dir / "model.pt"
+
+
+def _finish_run(trainer, task: MoVETask, ds: PreparedDataset, run_dir: Path, elapsed: float) -> None:
+    """After fitting: the DDP record (every process), then, on rank 0 alone, the texture of
+    ``model.pt`` and the run's timing in ``config.json``."""
+    _ddp_check(trainer, task, run_dir)
+    if not trainer.is_global_zero:
+        return
+    if task.train_cfg.texture:
         add_texture(run_dir / "model.pt", ds)
+    config_path = run_dir / "config.json"
     summary = {**read_json(config_path), "last_fit_seconds": round(elapsed, 1),
                "epochs_done": int(trainer.current_epoch), "parameters": task.model.n_parameters()}
     write_json(config_path, summary)
-    return run_dir / "model.pt"
 
 
 def _start_run(run_dir: Path, saved: dict[str, Any], run: RunConfig, command: str, resume: bool) -> list[str]:
@@ -625,11 +669,16 @@ def _start_run(run_dir: Path, saved: dict[str, Any], run: RunConfig, command: st
 
 
 def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask, data: SliceData,
-             precision: str, steps_per_epoch: int, extra_callbacks: Sequence[Any]):
-    """The Lightning trainer of a run: checkpoints, ``model.pt`` export, history, TensorBoard."""
+             steps_per_epoch: int, extra_callbacks: Sequence[Any]):
+    """The Lightning trainer of a run: checkpoints, ``model.pt`` export, history, TensorBoard;
+    DDP (``strategy="ddp"``: NCCL on GPUs, gloo on CPU) when ``devices * num_nodes > 1``."""
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    torch.set_float32_matmul_precision("high")
+    gpu = run.accelerator == "gpu" or (run.accelerator == "auto" and torch.cuda.is_available())
+    precision = run.precision if run.precision != "auto" else ("bf16-mixed" if gpu else "32-true")
+    task.image_every = run.image_every
     callbacks = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="epoch{epoch:04d}",
                         auto_insert_metric_name=False, save_last=True, save_top_k=1,
@@ -637,6 +686,7 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
                         monitor="valid/rec" if data.valid is not None else None, mode="min"),
         _ExportModel(run_dir / "model.pt", run.checkpoint_every),
         _History(run_dir / "history.json"),
+        *([_DDPRecord()] if run.devices * run.num_nodes > 1 else []),
         *extra_callbacks,
     ]
     return L.Trainer(
@@ -659,6 +709,86 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
         enable_model_summary=run.progress,
         num_sanity_val_steps=0,
     )
+
+
+def _check_devices(run: RunConfig) -> None:
+    """Refuse, in one line, more GPUs than this machine has (before Lightning starts)."""
+    if run.accelerator == "cpu":
+        return
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if run.accelerator == "gpu" and n < run.devices:
+        raise ConfigError(f"--devices {run.devices}: only {n} CUDA GPU{'' if n == 1 else 's'} here")
+    if run.accelerator == "auto" and 0 < n < run.devices:
+        raise ConfigError(f"--devices {run.devices}: only {n} CUDA GPU{'' if n == 1 else 's'} here "
+                          "(--accelerator cpu for CPU processes)")
+
+
+class _DDPRecord(_lightning().Callback):
+    """Under DDP, the training slices this process was given in the current epoch (for ``ddp.json``)."""
+
+    def __init__(self) -> None:
+        self.seen: list[torch.Tensor] = []
+
+    def on_train_epoch_start(self, trainer, task) -> None:
+        self.seen = []
+
+    def on_train_batch_start(self, trainer, task, batch, batch_idx: int) -> None:
+        self.seen.append(batch.detach().cpu())
+
+
+def _weights_checksum(module: torch.nn.Module) -> dict[str, Any]:
+    """sha1 of the bytes of ``module``'s parameters (in name order), their float64 sum and sum of squares."""
+    import hashlib
+
+    sha, total, squares = hashlib.sha1(), 0.0, 0.0
+    for _, p in sorted(module.named_parameters(), key=lambda item: item[0]):
+        t = p.detach().cpu().reshape(-1).contiguous()
+        sha.update(t.view(torch.uint8).numpy().tobytes())
+        total += float(t.double().sum())
+        squares += float(t.double().square().sum())
+    return {"sha1": sha.hexdigest(), "sum": total, "sum_sq": squares}
+
+
+def _ddp_check(trainer, task: MoVETask, run_dir: Path) -> dict[str, Any] | None:
+    """DDP sanity record: every process's weights checksum and share of the last epoch's slices.
+
+    All processes must call it after fitting (it gathers over the process group); rank 0
+    writes ``ddp.json`` (``world_size``, per-rank ``ranks`` checksums and slice counts,
+    ``agree``: identical weights, ``shared_slices``: slices given to more than one process,
+    at most ``world_size - 1`` from the sampler's padding) and returns it. Single-process
+    runs write nothing and return None.
+    """
+    import torch.distributed as dist
+
+    world = int(trainer.world_size)
+    if world < 2 or not (dist.is_available() and dist.is_initialized()):
+        return None
+    record = next((cb for cb in trainer.callbacks if isinstance(cb, _DDPRecord)), None)
+    seen = torch.cat(record.seen) if record is not None and record.seen else torch.empty(0, dtype=torch.long)
+    mine = {"rank": int(trainer.global_rank), **_weights_checksum(task),
+            "batches": len(record.seen) if record is not None else 0, "slices": int(seen.numel())}
+    gathered: list[Any] = [None] * world
+    dist.all_gather_object(gathered, (mine, seen.tolist()))
+    if not trainer.is_global_zero:
+        return None
+    ranks = sorted((g[0] for g in gathered), key=lambda r: r["rank"])
+    sets = [set(g[1]) for g in gathered]
+    shared = sum(len(x) for x in sets) - len(set().union(*sets))
+    agree = len({r["sha1"] for r in ranks}) == 1
+    report = {"world_size": world, "ranks": ranks, "agree": agree, "shared_slices": shared}
+    write_json(run_dir / "ddp.json", report)
+    if agree:
+        from lightning.pytorch.utilities.rank_zero import rank_zero_info
+
+        rank_zero_info(f"ddp: weights agree across {world} processes")
+    else:
+        import warnings
+
+        from move.errors import MoveWarning
+
+        warnings.warn(f"ddp: weights differ across {world} processes (see {run_dir / 'ddp.json'})",
+                      MoveWarning, stacklevel=2)
+    return report
 
 
 def add_texture(model_path: str | os.PathLike, ds: PreparedDataset, half: bool = False) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from move.errors import ConfigError
+
 
 @dataclass
 class TrainConfig:
@@ -84,9 +86,12 @@ class RunConfig:
     accelerator : str
         ``auto`` (a GPU when there is one), ``cpu`` or ``gpu``.
     devices : int
-        GPUs per node (DDP when more than one).
+        Processes per machine (DDP when ``devices * num_nodes`` is more than one): GPUs
+        with ``gpu`` (checked against the GPUs present when training starts), CPU
+        processes with ``cpu``, each with ``torch.get_num_threads()`` threads. At least 1.
     num_nodes : int
-        Machines (DDP).
+        Machines (DDP; ``torchrun`` or SLURM start the processes of the other machines).
+        At least 1.
     precision : str
         ``auto`` (bf16-mixed on GPU, 32-true on CPU), ``32-true`` or ``bf16-mixed``.
     max_minutes : float or None
@@ -102,6 +107,10 @@ class RunConfig:
     val_per_epoch : int
         Validations (and ``model.pt`` exports) per epoch: more than 1 gives finer
         validation curves in short runs (benchmarks).
+    data_memory_gb : float
+        Training and validation slices up to this many GB are loaded into memory (and onto
+        the GPU); larger sets (NSynth-scale) stay memory-mapped and each batch is read
+        from disk.
     """
 
     accelerator: str = field(default="auto", metadata={"choices": ("auto", "cpu", "gpu")})
@@ -114,3 +123,11 @@ class RunConfig:
     checkpoint_every: int = 1
     image_every: int = 10
     val_per_epoch: int = 1
+    data_memory_gb: float = 4.0
+
+    def __post_init__(self) -> None:
+        # what needs no torch; the GPUs present are checked by move.train when training starts
+        for name, option in (("devices", "--devices"), ("num_nodes", "--num-nodes")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{option} {value}: must be a whole number of 1 or more")

@@ -25,7 +25,6 @@ on unchanged inputs reuses the finished set.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -47,16 +46,13 @@ from move.audio.frontend import (
 from move.audio.io import load_audio
 from move.config import check_format, from_dict, read_json, to_dict, write_json
 from move.data.database import NoteRecord, scan_database
+from move.data.notetable import NoteTable
 from move.data.prepare_config import PrepareConfig
 from move.errors import AudioError, ConfigError, MoveError, SilentAudioError
 
 FORMAT = "move-prepared"
 VERSION = 1
 SPLITS = ("train", "valid", "test")
-NOTE_FIELDS = (
-    "note_id", "file", "instrument", "pitch", "pitch_class", "octave", "dynamics",
-    "split", "start", "n_frames",
-)
 
 
 @dataclass
@@ -207,11 +203,8 @@ def prepare_dataset(
         raise ConfigError(f"{notes_dir}: the split left no training notes")
     fe.mean = torch.as_tensor(mean, dtype=torch.float32)
     fe.std = torch.as_tensor(std, dtype=torch.float32).clamp_min(STD_FLOOR)
-    np.save(work / "slices.npy", np.asarray(slices, dtype=np.int32).reshape(-1, 2))
-    with open(work / "notes.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=NOTE_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+    np.save(work / "slices.npy", slices)
+    NoteTable.from_rows(rows).write_csv(work / "notes.csv")
     meta = {
         "format": FORMAT, "version": VERSION, "fingerprint": fingerprint,
         "source": str(notes_dir.resolve()), "config": to_dict(cfg), "frontend": fe.state(),
@@ -275,7 +268,7 @@ def _analyse_notes(records: Sequence[NoteRecord], fe, cache: Path, min_samples: 
 
 
 def _write_frames(kept: list[tuple[NoteRecord, Path]], splits: Sequence[str], cfg: PrepareConfig, n_bins: int,
-                  work: Path) -> tuple[list[dict], list[tuple[int, int]], int, tuple]:
+                  work: Path) -> tuple[list[dict], np.ndarray, int, tuple]:
     """All notes' frames into ``work/frames.npy`` (float16, memory-mapped); returns the note
     rows, the slices ``(row, first frame)``, the frame count and the training notes'
     per-bin mean and standard deviation (``(None, None)`` without training notes)."""
@@ -283,7 +276,7 @@ def _write_frames(kept: list[tuple[NoteRecord, Path]], splits: Sequence[str], cf
     total = int(sum(lengths))
     frames = np.lib.format.open_memmap(work / "frames.npy", mode="w+", dtype=np.float16, shape=(total, n_bins))
     rows: list[dict] = []
-    slices: list[tuple[int, int]] = []
+    slices: list[np.ndarray] = []  # [k, 2] (row, first frame) per note
     train_sum = np.zeros(n_bins, dtype=np.float64)
     train_sq = np.zeros(n_bins, dtype=np.float64)
     train_n = 0
@@ -297,8 +290,8 @@ def _write_frames(kept: list[tuple[NoteRecord, Path]], splits: Sequence[str], cf
             "pitch": lab.pitch, "pitch_class": lab.pitch_class, "octave": lab.octave,
             "dynamics": lab.dynamics or "", "split": split, "start": start, "n_frames": n,
         })
-        for s in slice_starts(logmag, cfg.slice_frames, cfg.slice_hop, cfg.silence_db):
-            slices.append((row_idx, start + s))
+        starts = np.asarray(slice_starts(logmag, cfg.slice_frames, cfg.slice_hop, cfg.silence_db), dtype=np.int64)
+        slices.append(np.stack([np.full(len(starts), row_idx), start + starts], axis=1))
         if split == "train":
             x = logmag.astype(np.float64)
             train_sum += x.sum(0)
@@ -307,10 +300,11 @@ def _write_frames(kept: list[tuple[NoteRecord, Path]], splits: Sequence[str], cf
         start += n
     frames.flush()
     del frames
+    table = np.concatenate(slices).astype(np.int32) if slices else np.zeros((0, 2), dtype=np.int32)
     if train_n == 0:
-        return rows, slices, total, (None, None)
+        return rows, table, total, (None, None)
     mean = train_sum / train_n
-    return rows, slices, total, (mean, np.sqrt(np.maximum(train_sq / train_n - mean**2, 0.0)))
+    return rows, table, total, (mean, np.sqrt(np.maximum(train_sq / train_n - mean**2, 0.0)))
 
 
 def _swap_in(work: Path, out_dir: Path) -> None:
@@ -351,13 +345,9 @@ class PreparedDataset:
         check_format(self.meta, FORMAT, VERSION, str(meta_path), "move prepared dataset",
                      redo="; run `move data prepare` again")
         self.config = from_dict(PrepareConfig, self.meta["config"])
-        with open(self.root / "notes.csv", newline="") as fh:
-            self.notes = list(csv.DictReader(fh))
-        for row in self.notes:
-            for key in ("pitch", "pitch_class", "octave", "start", "n_frames"):
-                row[key] = int(row[key])
+        self.notes = NoteTable.read_csv(self.root / "notes.csv")
         self.frames = np.load(self.root / "frames.npy", mmap_mode="r")
-        self.slices = np.load(self.root / "slices.npy")
+        self.slices = np.load(self.root / "slices.npy", mmap_mode="r")
 
     @property
     def instruments(self) -> list[str]:
@@ -379,18 +369,14 @@ class PreparedDataset:
 
     def select(self, split: str | None = None, instruments: Sequence[str] | None = None) -> np.ndarray:
         """Indices (into :attr:`slices`) of the slices of a split and/or instruments."""
-        keep = np.ones(len(self.slices), dtype=bool)
-        note_rows = self.slices[:, 0]
+        keep = np.ones(len(self.notes), dtype=bool)
         if split is not None:
             if split not in SPLITS:
                 raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-            ok = np.array([n["split"] == split for n in self.notes])
-            keep &= ok[note_rows]
+            keep &= self.notes.mask("split", [split])
         if instruments is not None:
-            wanted = set(instruments)
-            ok = np.array([n["instrument"] in wanted for n in self.notes])
-            keep &= ok[note_rows]
-        return np.flatnonzero(keep)
+            keep &= self.notes.mask("instrument", instruments)
+        return np.flatnonzero(keep[self.slices[:, 0]])
 
     def slice_tensor(self, index: np.ndarray) -> torch.Tensor:
         """Slices ``[len(index), slice_frames, bins]`` (float16, un-normalised)."""
@@ -400,31 +386,36 @@ class PreparedDataset:
 
     def labels(self, index: np.ndarray) -> dict[str, np.ndarray]:
         """Per-slice labels: note row, instrument name, pitch (MIDI), pitch class, octave, dynamics."""
-        rows = self.slices[index, 0]
+        rows = np.asarray(self.slices[index, 0])
+        t = self.notes
         return {
             "note": rows,
-            "instrument": np.array([self.notes[r]["instrument"] for r in rows]),
-            "pitch": np.array([self.notes[r]["pitch"] for r in rows], dtype=np.int64),
-            "pitch_class": np.array([self.notes[r]["pitch_class"] for r in rows], dtype=np.int64),
-            "octave": np.array([self.notes[r]["octave"] for r in rows], dtype=np.int64),
-            "dynamics": np.array([self.notes[r]["dynamics"] for r in rows]),
+            "instrument": np.asarray(t.categories("instrument"), dtype=object)[t.codes("instrument")[rows]],
+            "pitch": t.column("pitch")[rows].astype(np.int64),
+            "pitch_class": t.column("pitch_class")[rows].astype(np.int64),
+            "octave": t.column("octave")[rows].astype(np.int64),
+            "dynamics": np.asarray(t.categories("dynamics"), dtype=object)[t.codes("dynamics")[rows]],
         }
 
     def summary(self) -> dict:
         """Counts of notes and slices per split, instrument, octave and dynamics."""
-        per_slice_notes = Counter(int(r) for r in self.slices[:, 0])
+        t = self.notes
+        per_note = np.bincount(np.asarray(self.slices[:, 0]), minlength=len(t))
         out: dict = {
-            "notes": len(self.notes), "slices": int(len(self.slices)),
+            "notes": len(t), "slices": int(len(self.slices)),
             "frontend": self.meta["frontend"]["config"]["name"],
             "slice": {"frames": self.config.slice_frames, "hop": self.config.slice_hop},
-            "splits": {}, "instruments": {}, "octaves": {}, "dynamics": {},
         }
-        for i, n in enumerate(self.notes):
-            for key, value in (("splits", n["split"]), ("instruments", n["instrument"]),
-                               ("octaves", n["octave"]), ("dynamics", n["dynamics"] or "?")):
-                entry = out[key].setdefault(value, {"notes": 0, "slices": 0})
-                entry["notes"] += 1
-                entry["slices"] += per_slice_notes.get(i, 0)
+        for key, field_name in (("splits", "split"), ("instruments", "instrument"), ("octaves", "octave"),
+                                ("dynamics", "dynamics")):
+            values = t.column(field_name)
+            if key == "dynamics":
+                values = np.where(values == "", "?", values)
+            out[key] = {}
+            for value in np.unique(values):
+                hit = values == value
+                name = int(value) if key == "octaves" else str(value)
+                out[key][name] = {"notes": int(hit.sum()), "slices": int(per_note[hit].sum())}
         return out
 
 
@@ -436,10 +427,13 @@ def select_notes(ds: PreparedDataset, instruments: Sequence[str], split: str,
     ones (the lowest and the highest included). Used by evaluation, benchmarks and the
     texture fit, so they all look at the same notes.
     """
+    t = ds.notes
+    in_split = t.mask("split", [split])
+    pitch, dyn, ids = t.column("pitch"), t.column("dynamics"), t.column("note_id")
     out: dict[str, list[int]] = {}
     for inst in instruments:
-        rows = sorted((i for i, n in enumerate(ds.notes) if n["split"] == split and n["instrument"] == inst),
-                      key=lambda i: (ds.notes[i]["pitch"], ds.notes[i]["dynamics"], ds.notes[i]["note_id"]))
+        rows = sorted(np.flatnonzero(in_split & t.mask("instrument", [inst])).tolist(),
+                      key=lambda i: (pitch[i], dyn[i], ids[i]))
         if max_notes is not None and len(rows) > max_notes:
             pick = np.unique(np.round(np.linspace(0, len(rows) - 1, max_notes)).astype(int))
             rows = [rows[i] for i in pick]
