@@ -150,8 +150,8 @@ def test_conditioning_changes_decoder_output() -> None:
     for other in (other_instrument, other_pitch, other_octave):
         assert (base - other).abs().max() > 1e-5
     # decoder FiLM layers see the full condition (instrument + pitch + octave)
-    gen = model.decoder.fcs[0].film_generator
-    assert gen is not None and gen.net[0].in_features == model.config.cond_dim
+    gen = model.decoder.film_generator
+    assert gen is not None and gen.hidden_weight.shape[1] == model.config.cond_dim
 
 
 def test_transfer_differs_from_reconstruction() -> None:

@@ -103,7 +103,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
     report = prepare_dataset(
         args.notes_dir, args.out, PrepareConfig(**given_options(args, PrepareConfig)),
-        instruments=_csv_list(args.instruments), csv_path=args.csv, warn=_warn,
+        instruments=_csv_list(args.instruments), csv_path=args.csv, warn=_warn, jobs=args.jobs,
     )
     state = "up to date, reused" if report.reused else "written"
     print(f"{args.out}: {report.notes} notes, {report.slices} slices ({state})")
@@ -311,6 +311,8 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--out", required=True, help="prepared dataset folder")
     p.add_argument("--instruments", help="comma-separated instruments to keep")
     p.add_argument("--csv", help="CSV of labels: file, instrument, pitch[, dynamics]")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="processes analysing the notes, one torch thread each (default 1; the set is the same)")
     add_config_options(p.add_argument_group("how the notes are prepared (PrepareConfig)"), PrepareConfig)
     p.set_defaults(func=cmd_data_prepare)
 

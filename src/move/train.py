@@ -437,6 +437,13 @@ class MoVETask(_lightning().LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["move_model"] = bundle_to_dict(self.bundle())
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resume checkpoints written before the FiLM generators were fused: the weights convert
+        as they load; Adam's state over the per-block parameters is converted here."""
+        states = checkpoint.get("optimizer_states")
+        if states:
+            states[0] = self.model.fuse_legacy_optimizer_state(states[0])
+
 
 class _ExportModel(_lightning().Callback):
     """Writes ``model.pt`` (atomically) after each validation and at the end of fitting."""

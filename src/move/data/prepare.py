@@ -30,9 +30,10 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -130,11 +131,11 @@ def slice_starts(logmag: np.ndarray, slice_frames: int, slice_hop: int, silence_
     return [s for s in starts if frame_level[s : s + slice_frames].max() >= threshold]
 
 
-def _analyse(record: NoteRecord, fe: Frontend, min_samples: int) -> np.ndarray:
-    audio, _ = load_audio(record.path, fe.config.sample_rate)
+def _analyse(path: Path, fe: Frontend, min_samples: int) -> np.ndarray:
+    audio, _ = load_audio(path, fe.config.sample_rate)
     if audio.shape[0] < min_samples:
         raise AudioError(
-            f"{record.path}: too short ({audio.shape[0] / fe.config.sample_rate:.3f} s) for one slice"
+            f"{path}: too short ({audio.shape[0] / fe.config.sample_rate:.3f} s) for one slice"
         )
     with torch.no_grad():
         logmag = fe.analyze(torch.from_numpy(audio))
@@ -150,6 +151,7 @@ def prepare_dataset(
     csv_path: str | os.PathLike | None = None,
     progress: bool = True,
     warn: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> PrepareReport:
     """Analyse a note database into a prepared dataset of labelled slices.
 
@@ -169,6 +171,9 @@ def prepare_dataset(
         Show a progress bar.
     warn : callable, optional
         Receives one-line warnings (skipped notes).
+    jobs : int
+        Processes analysing the notes (each with one torch thread); the result does not
+        depend on it.
 
     Returns
     -------
@@ -194,7 +199,9 @@ def prepare_dataset(
     cache = work / "notes"
     cache.mkdir(parents=True, exist_ok=True)
     report = PrepareReport()
-    kept = _analyse_notes(records, fe, cache, cfg.slice_frames * fe.hop_length, report, progress, warn)
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: must be 1 or more")
+    kept = _analyse_notes(records, fe, cache, cfg.slice_frames * fe.hop_length, report, progress, warn, jobs)
     if not kept:
         raise AudioError(f"{notes_dir}: no usable notes (all were silent or too short)")
     splits = assign_splits([r for r, _ in kept], cfg.split, cfg.seed)
@@ -236,35 +243,75 @@ def _reusable(out_dir: Path, fingerprint: str) -> PrepareReport | None:
 
 
 def _analyse_notes(records: Sequence[NoteRecord], fe, cache: Path, min_samples: int, report: PrepareReport,
-                   progress: bool, warn: Callable[[str], None]) -> list[tuple[NoteRecord, Path]]:
-    """Analyse every note into ``cache`` (one ``.npy`` each; kept between interrupted runs);
-    silent and too short notes are counted in ``report`` and left out."""
+                   progress: bool, warn: Callable[[str], None], jobs: int = 1) -> list[tuple[NoteRecord, Path]]:
+    """Analyse every note into ``cache`` (one ``.npy`` each; kept between interrupted runs),
+    in ``jobs`` processes; silent and too short notes are counted in ``report`` and left out."""
     from tqdm.auto import tqdm
 
+    todo = [(str(r.path), str(cache / f"{_note_key(r, fe)}.npy")) for r in records]
+    outcomes = _run_analyses(todo, fe, min_samples, jobs)
     kept: list[tuple[NoteRecord, Path]] = []
     skipped_examples: dict[str, str] = {}
-    for record in tqdm(records, desc="analysing notes", unit="note", disable=not progress):
-        cached = cache / f"{_note_key(record, fe)}.npy"
-        if not cached.is_file():
-            try:
-                logmag = _analyse(record, fe, min_samples)
-            except SilentAudioError:
-                report.skipped["silent"] += 1
-                skipped_examples.setdefault("silent", str(record.path))
-                continue
-            except AudioError as exc:
-                if "too short" in str(exc):
-                    report.skipped["too short"] += 1
-                    skipped_examples.setdefault("too short", str(record.path))
-                    continue
-                raise
-            tmp = cached.with_suffix(".tmp.npy")
-            np.save(tmp, logmag)
-            os.replace(tmp, cached)
-        kept.append((record, cached))
+    for record, (_, cached), outcome in tqdm(zip(records, todo, outcomes), total=len(records),
+                                             desc="analysing notes", unit="note", disable=not progress):
+        if outcome != "ok":
+            report.skipped[outcome] += 1
+            skipped_examples.setdefault(outcome, str(record.path))
+            continue
+        kept.append((record, Path(cached)))
     for reason, count in report.skipped.items():
         warn(f"skipped {count} {reason} note(s) (e.g. {skipped_examples[reason]})")
     return kept
+
+
+def _run_analyses(todo: list[tuple[str, str]], fe, min_samples: int, jobs: int) -> Iterator[str]:
+    """``"ok"``, ``"silent"`` or ``"too short"`` per ``(audio, cache file)``, in order: one
+    process, or a pool of ``jobs`` processes (each with one torch thread)."""
+    if jobs <= 1 or len(todo) < 2:
+        return (_analyse_one(path, cached, fe, min_samples) for path, cached in todo)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(fe.state(), min_samples))
+    chunk = max(1, min(64, len(todo) // (4 * jobs)))
+
+    def results() -> Iterator[str]:
+        with pool:
+            yield from pool.map(_analyse_in_worker, todo, chunksize=chunk)
+
+    return results()
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(state: dict, min_samples: int) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(fe=Frontend.from_state(state), min_samples=min_samples)
+
+
+def _analyse_in_worker(item: tuple[str, str]) -> str:
+    return _analyse_one(item[0], item[1], _WORKER["fe"], _WORKER["min_samples"])
+
+
+def _analyse_one(path: str, cached: str, fe, min_samples: int) -> str:
+    """Analyse one note into its cache file unless it is there; what became of it."""
+    target = Path(cached)
+    if target.is_file():
+        return "ok"
+    try:
+        logmag = _analyse(Path(path), fe, min_samples)
+    except SilentAudioError:
+        return "silent"
+    except AudioError as exc:
+        if "too short" in str(exc):
+            return "too short"
+        raise
+    tmp = target.with_name(f"{target.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, logmag)
+    os.replace(tmp, target)
+    return "ok"
 
 
 def _write_frames(kept: list[tuple[NoteRecord, Path]], splits: Sequence[str], cfg: PrepareConfig, n_bins: int,

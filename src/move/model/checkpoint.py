@@ -51,10 +51,13 @@ class ModelBundle:
 
 def bundle_to_dict(bundle: ModelBundle, half: bool = False) -> dict[str, Any]:
     """The plain dict stored in a model file (``half`` stores weights as float16)."""
-    state = {
-        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
-        for k, v in bundle.model.state_dict().items()
-    }
+    state = dict(bundle.model.state_dict())
+    for prefix, net in (("encoder.", bundle.model.encoder), ("decoder.", bundle.model.decoder)):
+        # one FiLM generator per block, as the networks were before they fused them (they
+        # fuse them again when loading): no zero padding is stored, the format stays version 1
+        net.split_legacy_state(state, prefix)
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+             for k, v in state.items()}
     from move._version import __version__
 
     return {

@@ -218,7 +218,8 @@ def translation_mmd(
 
     For every target instrument ``t`` present in ``groups`` the criterion compares the
     slices transferred to ``t`` with real slices of ``t`` (ideally matched in pitch
-    class and octave): ``mean_t MMD^2(transferred[groups == t], real[real_groups == t])``.
+    class and octave): ``mean_t MMD^2(transferred[groups == t], real[real_groups == t])``,
+    each term as :func:`mmd` computes it (its own median bandwidth).
 
     Parameters
     ----------
@@ -244,18 +245,92 @@ def translation_mmd(
     Tensor, scalar
         The mean MMD^2 over the kept groups; ``0`` (still attached to the graph of
         ``transferred``) if no group is large enough.
+
+    Notes
+    -----
+    All groups are computed at once (no loop over instruments): the samples of each
+    kept group (its transferred slices, then its real ones, in batch order) are
+    gathered into a zero-padded ``[groups, size, D]`` tensor, and distances, medians,
+    kernels and the three kernel means are batched over the groups with masks.
     """
     if real_groups is None:
         real_groups = groups
     if groups.shape[0] != transferred.shape[0] or real_groups.shape[0] != real.shape[0]:
         raise ValueError("translation_mmd: group labels do not match the sample counts")
+    if transferred.shape[1:] != real.shape[1:]:
+        raise ValueError(f"mmd: sample shapes differ {tuple(transferred.shape)} vs {tuple(real.shape)}")
     min_group_size = max(min_group_size, 2 if unbiased else 1)
-    terms = []
-    for t in torch.unique(groups).tolist():
-        a = transferred[groups == t]
-        b = real[real_groups == t]
-        if a.shape[0] >= min_group_size and b.shape[0] >= min_group_size:
-            terms.append(mmd(a, b, bandwidths, unbiased=unbiased))
-    if not terms:
+    labels = torch.unique(groups)
+    sizes = torch.stack([(groups[:, None] == labels).sum(0), (real_groups[:, None] == labels).sum(0)])
+    kept = [i for i, (a, b) in enumerate(zip(*sizes.tolist())) if min(a, b) >= min_group_size]
+    if not kept:
         return transferred.float().sum() * 0.0
-    return torch.stack(terms).mean()
+    factors = tuple(DEFAULT_BANDWIDTHS if bandwidths is None else bandwidths)
+    if not factors or any(f <= 0 for f in factors):
+        raise ValueError(f"mmd: bandwidth factors must be positive, got {factors}")
+    n, m = transferred.shape[0], real.shape[0]
+    with torch.autocast(device_type=transferred.device.type, enabled=False):
+        pooled = torch.cat([transferred.reshape(n, -1), real.reshape(m, -1)]).float()
+        group, side = _pooled_groups(labels[kept], torch.cat([groups, real_groups]), n)
+        x, member, is_real = _gather_groups(pooled, group, side, len(kept), int(sizes[:, kept].sum(0).max()))
+        return _grouped_mmd(x, member, is_real, factors, unbiased).mean()
+
+
+def _pooled_groups(kept: Tensor, labels: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """Kept-group index of each pooled sample (``len(kept)`` for none) and its side (1: real)."""
+    index = torch.searchsorted(kept, labels).clamp_max(len(kept) - 1)
+    group = torch.where(kept[index] == labels, index, len(kept))
+    side = torch.arange(labels.shape[0], device=labels.device) >= n
+    return group, side
+
+
+def _gather_groups(pooled: Tensor, group: Tensor, side: Tensor, n_groups: int,
+                   size: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Samples of each group in a zero-padded ``[G, size, D]`` tensor, in pooled order.
+
+    Returns
+    -------
+    x : Tensor [G, size, D]
+    member, is_real : Tensor [G, size] (bool)
+        Which rows hold a sample, and which of them are real ones.
+    """
+    order = torch.argsort(group, stable=True)
+    group_sorted = group[order]
+    counts = torch.bincount(group_sorted, minlength=n_groups + 1)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(group.shape[0], device=group.device) - starts[group_sorted]
+    keep = group_sorted < n_groups
+    rows, cols, src = group_sorted[keep], rank[keep], order[keep]
+    x = pooled.new_zeros(n_groups, size, pooled.shape[1]).index_put((rows, cols), pooled[src])
+    member = torch.zeros(n_groups, size, dtype=torch.bool, device=pooled.device)
+    member = member.index_put((rows, cols), torch.ones_like(rows, dtype=torch.bool))
+    is_real = torch.zeros_like(member).index_put((rows, cols), side[src])
+    return x, member, is_real
+
+
+def _grouped_mmd(x: Tensor, member: Tensor, is_real: Tensor, factors: Sequence[float],
+                 unbiased: bool) -> Tensor:
+    """MMD^2 of the transferred vs real rows of each group (see :func:`mmd`), ``[G]``."""
+    size = x.shape[1]
+    sq = x.pow(2).sum(2)
+    d2 = (sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * torch.bmm(x, x.transpose(1, 2))).clamp_min(0.0)
+    eye = torch.eye(size, device=x.device, dtype=torch.bool)
+    d2 = d2 * (~eye).to(d2.dtype)
+    with torch.no_grad():
+        pairs = member.unsqueeze(2) & member.unsqueeze(1) & ~eye
+        median = torch.where(pairs, d2, torch.nan).flatten(1).nanmedian(dim=1).values
+        median = torch.clamp(median, min=1e-8)
+    scale = x.new_tensor([2.0 * f * f for f in factors])[None, :] * median[:, None]  # [G, F]
+    kernel = torch.exp(-d2.unsqueeze(1) / scale[:, :, None, None]).sum(1) / len(factors)
+    wx = (member & ~is_real).to(x.dtype)
+    wy = (member & is_real).to(x.dtype)
+    nx, ny = wx.sum(1), wy.sum(1)
+    kx, ky = torch.bmm(kernel, wx.unsqueeze(2)).squeeze(2), torch.bmm(kernel, wy.unsqueeze(2)).squeeze(2)
+    sxx, syy, sxy = (wx * kx).sum(1), (wy * ky).sum(1), (wx * ky).sum(1)
+    if unbiased:
+        diag = kernel.diagonal(dim1=1, dim2=2)
+        sxx = (sxx - (wx * diag).sum(1)) / (nx * (nx - 1))
+        syy = (syy - (wy * diag).sum(1)) / (ny * (ny - 1))
+    else:
+        sxx, syy = sxx / (nx * nx), syy / (ny * ny)
+    return sxx + syy - 2.0 * sxy / (nx * ny)

@@ -10,6 +10,7 @@ condition and the same pitch class / octave.
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -190,9 +191,77 @@ class MoVE(nn.Module):
         mu, _ = self.encode(x, source, pitch_class, octave)
         return self.decode(mu, target, pitch_class, octave)
 
+    def legacy_parameter_names(self) -> list[str]:
+        """Parameter names in the order of the former per-block FiLM layout.
+
+        That layout had each conditioned block's generator
+        (``<block>.film_generator.net.{0,2}.{weight,bias}``) right after the block's layer;
+        an optimizer built on ``parameters()`` of such a model indexes its state in this
+        order (see :meth:`fuse_legacy_optimizer_state`).
+        """
+        names: list[str] = []
+        for net_name, net in (("encoder", self.encoder), ("decoder", self.decoder)):
+            own = [k for k, _ in net.named_parameters() if not k.startswith("film_generator.")]
+            legacy = dict(zip(net.block_names, net.legacy_film_keys()))
+            for i, key in enumerate(own):
+                names.append(f"{net_name}.{key}")
+                block = key.rsplit(".", 2)[0]
+                last = i + 1 == len(own) or not own[i + 1].startswith(block + ".")
+                if net.film_generator is not None and block in legacy and last:
+                    names += [f"{net_name}.{k}" for k in legacy[block]]
+        return names
+
+    def fuse_legacy_optimizer_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Convert the state dict of an optimizer over ``parameters()`` of the per-block layout.
+
+        Per-parameter tensors of the generators' shapes (Adam's moments) are fused like the
+        weights (:func:`~move.model.film.fuse_film_state`); other entries (``step``) are
+        taken from the first generator parameter. A state that already matches this model's
+        parameter count is returned unchanged.
+
+        Parameters
+        ----------
+        state : dict
+            ``optimizer.state_dict()``, one parameter group over all parameters.
+
+        Returns
+        -------
+        dict
+            The state for an optimizer over this model's ``parameters()``.
+        """
+        new_names = [k for k, _ in self.named_parameters()]
+        old_names = self.legacy_parameter_names()
+        params = [i for g in state["param_groups"] for i in g["params"]]
+        if len(params) == len(new_names) or len(params) != len(old_names) or len(state["param_groups"]) != 1:
+            return state
+        by_name = {old_names[i]: state["state"][i] for i in params if i in state["state"]}
+        fields = {f for v in by_name.values() for f, t in v.items() if isinstance(t, Tensor) and t.dim() > 0}
+        for f in fields:
+            flat = {k: v[f] for k, v in by_name.items() if f in v}
+            for prefix, net in (("encoder.", self.encoder), ("decoder.", self.decoder)):
+                net.fuse_legacy_state(flat, prefix)
+            for k, t in flat.items():
+                by_name.setdefault(k, {})[f] = t
+        for prefix, net in (("encoder.", self.encoder), ("decoder.", self.decoder)):
+            if net.film_generator is None:
+                continue
+            first = by_name.get(net.legacy_film_keys(prefix)[0][0], {})
+            for key in net.legacy_film_keys(prefix):
+                for k in key:
+                    by_name.pop(k, None)
+            extra = {f: t for f, t in first.items() if not (isinstance(t, Tensor) and t.dim() > 0)}
+            for k in ("hidden_weight", "hidden_bias", "out_weight", "out_bias"):
+                if f"{prefix}film_generator.{k}" in by_name:
+                    by_name[f"{prefix}film_generator.{k}"].update(extra)
+        group = {**state["param_groups"][0], "params": list(range(len(new_names)))}
+        return {"state": {i: by_name[k] for i, k in enumerate(new_names) if k in by_name},
+                "param_groups": [group]}
+
     def n_parameters(self) -> int:
-        """Number of trainable parameters."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        """Number of trainable parameters (the fused FiLM generators' zero padding left out)."""
+        padding = sum(g.n_padding for g in (self.encoder.film_generator, self.decoder.film_generator)
+                      if g is not None and g.out_weight.requires_grad)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad) - padding
 
 
 def _as_index(name: str, value: IndexLike, batch: int, device: torch.device) -> Tensor:

@@ -1,8 +1,11 @@
 """Encoder and decoder of MoVE.
 
 Both networks are stacks of *conditioned blocks*: ``layer -> (norm) -> FiLM -> act``.
-With ``conditioning="film"`` each block owns a :class:`~move.model.film.FiLMGenerator`
-fed with the full conditioning one-hot (instrument + pitch class + octave); with
+With ``conditioning="film"`` each block is modulated by its own FiLM generator (a small
+MLP, see :class:`~move.model.film.FiLMGenerator`) fed with the full conditioning one-hot
+(instrument + pitch class + octave); a network computes all its blocks' generators at
+once with one :class:`~move.model.film.FusedFiLMGenerator` (state dicts of the former
+per-block layout, ``<block>.film_generator.net.*``, are converted when loaded); with
 ``conditioning="concat"`` (baseline) the one-hot is concatenated to the input of every
 layer instead (as constant feature maps for the convolutions) and no FiLM is used.
 
@@ -24,12 +27,21 @@ Shapes (``C1, C2 = conv_channels``, ``st, sf`` the time / frequency strides,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from move.model.config import ModelConfig
-from move.model.film import FiLM, FiLMGenerator
+from move.model.film import (
+    GENERATOR_KEYS,
+    FiLM,
+    FiLMGenerator,
+    FusedFiLMGenerator,
+    fuse_film_state,
+    split_film_state,
+)
 
 LEAKY_SLOPE = 0.2
 
@@ -125,15 +137,27 @@ class ConditionedBlock(nn.Module):
             )
         else:
             self.norm = nn.Identity()
-        self.film_generator = (
-            None if self.concat else FiLMGenerator(config.cond_dim, channels, config.film_hidden)
-        )
+        self.channels = channels
         self.film = FiLM()
         self.act = _activation(config.activation) if activation else nn.Identity()
         self.drop = nn.Dropout(config.dropout) if dropout and config.dropout > 0 else nn.Identity()
 
-    def forward(self, h: Tensor, cond: Tensor) -> Tensor:
-        """Apply the block to ``h`` under conditioning ``cond [B, cond_dim]``."""
+    def forward(self, h: Tensor, cond: Tensor, film: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Apply the block to ``h``.
+
+        Parameters
+        ----------
+        h : Tensor
+            Input of the block's layer.
+        cond : Tensor [B, cond_dim]
+            Conditioning one-hot (used in ``concat`` mode).
+        film : (gamma, beta), optional
+            The block's FiLM parameters, Tensors ``[B, channels]`` (``film`` mode).
+
+        Returns
+        -------
+        Tensor
+        """
         if self.concat:
             h = _concat_condition(h, cond)
         if h.dim() == 4 and h.device.type == "cpu":
@@ -143,8 +167,8 @@ class ConditionedBlock(nn.Module):
         if self.unflatten is not None:
             h = h.view(h.shape[0], *self.unflatten)
         h = self.norm(h)
-        if self.film_generator is not None:
-            gamma, beta = self.film_generator(cond)
+        if film is not None:
+            gamma, beta = film
             h = self.film(h, gamma.to(h.dtype), beta.to(h.dtype))
         return self.drop(self.act(h))
 
@@ -160,7 +184,88 @@ def _tconv_geometry(stride: int) -> tuple[int, int]:
     return stride + 2 * pad, pad
 
 
-class Encoder(nn.Module):
+class _FiLMNetwork(nn.Module):
+    """Base of :class:`Encoder` and :class:`Decoder`: their blocks' fused FiLM generator.
+
+    Subclasses register their blocks through :meth:`_conditioned` (in forward order, right
+    after building each block, which keeps the random initialisation of the former
+    per-block generators) and call :meth:`_fuse_generators` at the end of ``__init__``.
+    Loading a state dict of the per-block layout converts it (:meth:`_load_from_state_dict`).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        #: State-dict names of the conditioned blocks, in forward order.
+        self.block_names: list[str] = []
+        self._pending: list[FiLMGenerator] = []
+        self.film_generator: FusedFiLMGenerator | None = None
+
+    def _conditioned(self, name: str, block: ConditionedBlock) -> ConditionedBlock:
+        """Register ``block`` (named ``name`` in the state dict) and draw its generator."""
+        cfg = self.config
+        self.block_names.append(name)
+        if cfg.conditioning == "film":
+            self._pending.append(FiLMGenerator(cfg.cond_dim, block.channels, cfg.film_hidden))
+        return block
+
+    def _fuse_generators(self) -> None:
+        if self._pending:
+            self.film_generator = FusedFiLMGenerator.from_generators(self._pending)
+        del self._pending
+
+    def _films(self, cond: Tensor) -> Sequence[tuple[Tensor, Tensor] | None]:
+        """The FiLM parameters of every block (``None`` each in ``concat`` mode)."""
+        if self.film_generator is None:
+            return [None] * len(self.block_names)
+        return self.film_generator(cond)
+
+    def legacy_film_keys(self, prefix: str = "") -> list[list[str]]:
+        """State-dict keys of the former per-block generators, 4 per block (:data:`GENERATOR_KEYS`)."""
+        return [[f"{prefix}{b}.film_generator.{k}" for k in GENERATOR_KEYS] for b in self.block_names]
+
+    def fuse_legacy_state(self, state: dict[str, Any], prefix: str = "") -> bool:
+        """Convert per-block generator entries of ``state`` to the fused ones, in place.
+
+        Parameters
+        ----------
+        state : dict
+            A state dict (or anything keyed alike, e.g. Adam moments by parameter name).
+        prefix : str
+            This network's prefix in ``state`` (e.g. ``"encoder."``).
+
+        Returns
+        -------
+        bool
+            Whether ``state`` held the per-block layout (and was converted). A partial
+            set of per-block entries is left alone (the strict load then reports it).
+        """
+        names = self.legacy_film_keys(prefix)
+        if self.film_generator is None or not all(n in state for layer in names for n in layer):
+            return False
+        layers = [[state.pop(n) for n in layer] for layer in names]
+        for key, value in fuse_film_state(layers, self.film_generator.channels).items():
+            state[f"{prefix}film_generator.{key}"] = value
+        return True
+
+    def split_legacy_state(self, state: dict[str, Any], prefix: str = "") -> None:
+        """Inverse of :meth:`fuse_legacy_state`, in place: the fused generator's entries of
+        ``state`` become the per-block ones (no zero padding; what model files store)."""
+        if self.film_generator is None:
+            return
+        fused = {k: state.pop(f"{prefix}film_generator.{k}")
+                 for k in ("hidden_weight", "hidden_bias", "out_weight", "out_bias")}
+        for names, tensors in zip(self.legacy_film_keys(prefix),
+                                  split_film_state(fused, self.film_generator.channels)):
+            state.update((n, t.contiguous()) for n, t in zip(names, tensors))
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any,
+                              **kwargs: Any) -> None:
+        self.fuse_legacy_state(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class Encoder(_FiLMNetwork):
     """Inference network ``q(z | x, c)``: 2 conv blocks, 3 FC blocks, mean and log-variance.
 
     Parameters
@@ -169,8 +274,7 @@ class Encoder(nn.Module):
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         extra = config.cond_dim if config.conditioning == "concat" else 0
         c1, c2 = config.conv_channels
         convs = []
@@ -178,21 +282,18 @@ class Encoder(nn.Module):
         for out_ch, st, sf in zip((c1, c2), config.time_strides, config.freq_strides):
             (kt, pt), (kf, pf) = _conv_geometry(st), _conv_geometry(sf)
             conv = nn.Conv2d(in_ch + extra, out_ch, (kt, kf), stride=(st, sf), padding=(pt, pf))
-            convs.append(ConditionedBlock(conv, out_ch, config, spatial=True))
+            block = ConditionedBlock(conv, out_ch, config, spatial=True)
+            convs.append(self._conditioned(f"convs.{len(convs)}", block))
             in_ch = out_ch
         self.convs = nn.ModuleList(convs)
         flat = math.prod(config.bottleneck_shape)
         fcs = []
         in_features = flat
-        for _ in range(3):
-            fcs.append(
-                ConditionedBlock(
-                    nn.Linear(in_features + extra, config.hidden),
-                    config.hidden,
-                    config,
-                    dropout=True,
-                )
+        for i in range(3):
+            block = ConditionedBlock(
+                nn.Linear(in_features + extra, config.hidden), config.hidden, config, dropout=True
             )
+            fcs.append(self._conditioned(f"fcs.{i}", block))
             in_features = config.hidden
         self.fcs = nn.ModuleList(fcs)
         self.mu = nn.Linear(config.hidden + extra, config.latent_dim)
@@ -200,6 +301,7 @@ class Encoder(nn.Module):
         _init_weight(self.mu, None)
         nn.init.normal_(self.logvar.weight, std=1e-3)
         nn.init.zeros_(self.logvar.bias)
+        self._fuse_generators()
 
     def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
         """Encode slices.
@@ -220,12 +322,13 @@ class Encoder(nn.Module):
             raise ValueError(
                 f"encoder: expected slices [B, {cfg.n_frames}, {cfg.n_bins}], got {tuple(x.shape)}"
             )
+        films = self._films(cond)
         h = x.unsqueeze(1)
-        for block in self.convs:
-            h = block(h, cond)
+        for block, film in zip(self.convs, films[:2]):
+            h = block(h, cond, film)
         h = h.flatten(1)
-        for block in self.fcs:
-            h = block(h, cond)
+        for block, film in zip(self.fcs, films[2:]):
+            h = block(h, cond, film)
         if cfg.conditioning == "concat":
             h = _concat_condition(h, cond)
         mu = self.mu(h)
@@ -239,7 +342,7 @@ def _soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
     return mid + half * torch.tanh((x - mid) / half)
 
 
-class Decoder(nn.Module):
+class Decoder(_FiLMNetwork):
     """Generative network ``p(x | z, c)``: 4 FC blocks, 3 transposed-conv blocks.
 
     The output is cropped to exactly ``[B, n_frames, n_bins]`` (the transposed
@@ -252,33 +355,30 @@ class Decoder(nn.Module):
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         extra = config.cond_dim if config.conditioning == "concat" else 0
         c1, c2 = config.conv_channels
         shape = config.bottleneck_shape
         fcs = []
         in_features = config.latent_dim
         for i in range(3):
-            fcs.append(
-                ConditionedBlock(
-                    nn.Linear(in_features + extra, config.hidden),
-                    config.hidden,
-                    config,
-                    norm=i > 0,
-                    dropout=True,
-                )
-            )
-            in_features = config.hidden
-        fcs.append(
-            ConditionedBlock(
-                nn.Linear(config.hidden + extra, math.prod(shape)),
-                c2,
+            block = ConditionedBlock(
+                nn.Linear(in_features + extra, config.hidden),
+                config.hidden,
                 config,
-                spatial=True,
-                unflatten=shape,
+                norm=i > 0,
+                dropout=True,
             )
+            fcs.append(self._conditioned(f"fcs.{i}", block))
+            in_features = config.hidden
+        block = ConditionedBlock(
+            nn.Linear(config.hidden + extra, math.prod(shape)),
+            c2,
+            config,
+            spatial=True,
+            unflatten=shape,
         )
+        fcs.append(self._conditioned("fcs.3", block))
         self.fcs = nn.ModuleList(fcs)
         # mirror of the encoder: undo conv2, refine at that resolution, undo conv1
         # (no multi-channel map at full resolution: it would dominate the cost on CPU)
@@ -293,12 +393,12 @@ class Decoder(nn.Module):
             tconv = nn.ConvTranspose2d(
                 in_ch + extra, out_ch, (kt, kf), stride=(st, sf), padding=(pt, pf)
             )
-            tconvs.append(
-                ConditionedBlock(
-                    tconv, out_ch, config, activation=hidden_layer, norm=hidden_layer, spatial=True
-                )
+            block = ConditionedBlock(
+                tconv, out_ch, config, activation=hidden_layer, norm=hidden_layer, spatial=True
             )
+            tconvs.append(self._conditioned(f"tconvs.{len(tconvs)}", block))
         self.tconvs = nn.ModuleList(tconvs)
+        self._fuse_generators()
 
     def forward(self, z: Tensor, cond: Tensor) -> Tensor:
         """Decode latent codes.
@@ -316,9 +416,10 @@ class Decoder(nn.Module):
         cfg = self.config
         if z.dim() != 2 or z.shape[1] != cfg.latent_dim:
             raise ValueError(f"decoder: expected z [B, {cfg.latent_dim}], got {tuple(z.shape)}")
+        films = self._films(cond)
         h = z
-        for block in self.fcs:
-            h = block(h, cond)
-        for block in self.tconvs:
-            h = block(h, cond)
+        for block, film in zip(self.fcs, films[:4]):
+            h = block(h, cond, film)
+        for block, film in zip(self.tconvs, films[4:]):
+            h = block(h, cond, film)
         return h[:, 0, : cfg.n_frames, : cfg.n_bins]
