@@ -90,6 +90,18 @@ def test_reuse_and_rebuild(tiny_notes, tmp_path):
     assert not (tmp_path / ".p.partial").exists()
 
 
+def test_prepare_in_parallel_processes_writes_the_same_set(tiny_notes, tmp_path, capsys):
+    from move.cli import main
+
+    prepare_dataset(tiny_notes, tmp_path / "one", progress=False)
+    assert main(["data", "prepare", str(tiny_notes), "--out", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    for name in ("frames.npy", "slices.npy", "notes.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    capsys.readouterr()
+    assert main(["data", "prepare", str(tiny_notes), "--out", str(tmp_path / "three"), "--jobs", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "move: error: --jobs 0: must be 1 or more"
+
+
 def test_interrupted_prepare_resumes_from_partial(tiny_notes, tmp_path, monkeypatch):
     import move.data.prepare as prep
 
