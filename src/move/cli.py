@@ -277,6 +277,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- export
+@_torch_command
+def cmd_export(args: argparse.Namespace) -> int:
+    from move.export import export_model
+
+    for path in export_model(args.model, args.out, args.format):
+        print(f"written: {path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
 @_torch_command
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -415,12 +425,20 @@ def _add_evaluate_commands(sub) -> None:
 
 
 def _add_info_and_demo_commands(sub) -> None:
-    """``move info`` and ``move demo``."""
+    """``move info``, ``move export`` and ``move demo``."""
     p = sub.add_parser("info", help="what a model file holds: instruments and their ranges, front end, "
                                     "size, training data and command, versions")
     p.add_argument("model", nargs="?", help="model file (default: the shipped default model)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="export a model for hosts without move: TorchScript or ONNX, with a "
+                                      "JSON sidecar (docs/export.md)")
+    p.add_argument("model", nargs="?", help="model file (default: the shipped default model)")
+    p.add_argument("--format", default="torchscript", choices=("torchscript", "onnx"))
+    p.add_argument("--out", required=True, help="TorchScript file, or the stem of PATH.encoder.onnx and "
+                                                "PATH.decoder.onnx; the sidecar is PATH.json")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="run the demo on the shipped default model and examples")
     p.add_argument("--out", default="out/demo", help="output folder")
