@@ -72,3 +72,20 @@ def test_training_runs_on_memory_mapped_slices(tiny_prepared, tmp_path):
     path = train(tiny_prepared, tmp_path / "run", TrainConfig(max_epochs=1, batch_size=32),
                  RunConfig(accelerator="cpu", progress=False, data_memory_gb=0.0))
     assert load_model_file(path).model is not None
+
+
+def test_instruments_the_dataset_lacks_are_left_out_and_said(tiny_prepared):
+    from types import SimpleNamespace
+
+    from move.data.instruments import INSTRUMENT_NAMES
+    from move.errors import ConfigError, MoveWarning
+    from move.train import _resolve_instruments
+
+    ds = PreparedDataset(tiny_prepared)
+    with pytest.warns(MoveWarning, match=r"no notes of Piano, Oboe; training on the 2 others: Flute, Violin"):
+        assert _resolve_instruments(ds, ["flute", "piano", "Violin", "oboe"]) == ["Flute", "Violin"]
+    with pytest.raises(ConfigError, match="at least two instruments"), pytest.warns(MoveWarning):
+        _resolve_instruments(ds, ["flute", "piano"])
+    ten = SimpleNamespace(root="notes10", instruments=[i for i in INSTRUMENT_NAMES if i not in ("Piano", "Oboe")])
+    with pytest.warns(MoveWarning, match="training on the 10 instruments it has; it has no notes of Piano, Oboe"):
+        assert len(_resolve_instruments(ten, [])) == 10

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -39,9 +40,9 @@ import numpy as np
 import torch
 
 from move.config import read_json, to_dict, write_json
-from move.data.instruments import canonical_instrument
+from move.data.instruments import INSTRUMENT_NAMES, canonical_instrument, find_instrument
 from move.data.prepare import PreparedDataset
-from move.errors import ConfigError
+from move.errors import ConfigError, MoveWarning
 from move.model.checkpoint import ModelBundle, bundle_to_dict, save_model
 from move.model.config import ModelConfig, model_config
 from move.model.discriminator import (
@@ -509,12 +510,23 @@ class _History(_lightning().Callback):
 
 
 def _resolve_instruments(ds: PreparedDataset, wanted: Sequence[str]) -> list[str]:
+    """The instruments to train: those asked for (default: all of the dataset's). Instruments
+    asked for that the dataset lacks are left out, and so is said (a warning); training on
+    the dataset's instruments says which of the 12 built-in ones it lacks."""
     available = ds.instruments
     if not wanted:
         chosen = list(available)
+        lacking = [i for i in INSTRUMENT_NAMES if i not in available]
+        if all(a in INSTRUMENT_NAMES for a in available) and lacking and len(available) > 4:
+            warnings.warn(MoveWarning(f"{ds.root}: training on the {len(available)} instruments it has; it has "
+                                      f"no notes of {', '.join(lacking)}"), stacklevel=3)
     else:
-        chosen = [canonical_instrument(w, available) for w in wanted]
+        absent = [w for w in wanted if find_instrument(w) is not None and find_instrument(w) not in available]
+        chosen = [canonical_instrument(w, available) for w in wanted if w not in absent]
         chosen = list(dict.fromkeys(chosen))
+        if absent:
+            warnings.warn(MoveWarning(f"{ds.root}: no notes of {', '.join(find_instrument(w) for w in absent)}; "
+                                      f"training on the {len(chosen)} others: {', '.join(chosen)}"), stacklevel=3)
     if len(chosen) < 2:
         raise ConfigError(
             f"{ds.root}: training needs at least two instruments, the selection has "
@@ -789,10 +801,6 @@ def _ddp_check(trainer, task: MoVETask, run_dir: Path) -> dict[str, Any] | None:
 
         rank_zero_info(f"ddp: weights agree across {world} processes")
     else:
-        import warnings
-
-        from move.errors import MoveWarning
-
         warnings.warn(f"ddp: weights differ across {world} processes (see {run_dir / 'ddp.json'})",
                       MoveWarning, stacklevel=2)
     return report
