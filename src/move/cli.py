@@ -227,6 +227,21 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+@_torch_command
+def cmd_stream(args: argparse.Namespace) -> int:
+    from move.stream import StreamingTransfer, stream_file, stream_source
+    from move.transfer import load_model
+
+    model = load_model(args.model)
+    source = stream_source(model, Path(args.input), args.source, args.pitch, log=print)
+    stream = StreamingTransfer(model, source, args.to, pitch=args.pitch, mode=args.mode,
+                               texture=not args.no_texture)
+    report = stream_file(stream, Path(args.input), Path(args.out), block=args.block)
+    print(f"{Path(args.input).name} ({source} -> {stream.target}, {args.mode}) -> {args.out}")
+    print(report.describe())
+    return 0
+
+
 # --------------------------------------------------------------------------- synth
 def _vector(text: str | None, flag: str) -> list[float] | None:
     if text is None:
@@ -297,7 +312,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from move.serve.app import create_app
+
+    workers = max(1, args.workers)
+    _set_threads(args.threads or max(1, min(4, (os.cpu_count() or 1) // workers)))
+    app = create_app(args.model, data=args.data, max_upload_mb=args.max_upload_mb,
+                     max_seconds=args.max_seconds, workers=workers)
+    print(f"move serve: http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
+def _add_serve_command(sub) -> None:
+    """``move serve``."""
+    p = sub.add_parser("serve", help="transfer and play the latent space in the browser (a local web server)")
+    p.add_argument("--model", help="model file (default: the shipped default model)")
+    p.add_argument("--data", help="prepared dataset whose held-out test notes are drawn on the latent pad "
+                                  "(default: the shipped example notes)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload in MB (default 50)")
+    p.add_argument("--max-seconds", type=float, default=600.0, help="longest recording in seconds (default 600)")
+    p.add_argument("--workers", type=int, default=2, help="requests computed at once (default 2)")
+    p.set_defaults(func=cmd_serve)
+
+
 def _add_data_commands(sub) -> None:
     """``move data``: render, prepare, info, roundtrip."""
     from move.config import add_config_options
@@ -382,6 +426,23 @@ def _add_transfer_command(sub) -> None:
     p.set_defaults(func=cmd_transfer)
 
 
+def _add_stream_command(sub) -> None:
+    """``move stream``."""
+    p = sub.add_parser("stream", help="stream a file through the real-time transfer, block by block")
+    p.add_argument("input", help="an audio file, played into the stream as if live")
+    p.add_argument("--to", required=True, help="target instrument")
+    p.add_argument("--out", required=True, help="output .wav (the stream's output, latency included)")
+    p.add_argument("--from", dest="source", help="source instrument (default: from the SOL name, else "
+                   "identified by the model on the first 5 s)")
+    p.add_argument("--pitch", help="one note (C4) for the whole stream (default: tracked per frame)")
+    p.add_argument("--block", type=int, default=512, help="block size in samples (default: 512)")
+    p.add_argument("--mode", default="default", choices=("default", "low-latency"),
+                   help="default: overlap-added slices (128 ms); low-latency: newest frame of each slice (46 ms)")
+    p.add_argument("--model", help="model file (default: the shipped default model)")
+    p.add_argument("--no-texture", action="store_true", help="do not add the target's frame-to-frame texture")
+    p.set_defaults(func=cmd_stream)
+
+
 def _add_synth_command(sub) -> None:
     """``move synth``."""
     p = sub.add_parser("synth", help="synthesize sound along a path in the 3-d latent space")
@@ -458,9 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     _add_train_command(sub)
     _add_transfer_command(sub)
+    _add_stream_command(sub)
     _add_synth_command(sub)
     _add_evaluate_commands(sub)
     _add_info_and_demo_commands(sub)
+    _add_serve_command(sub)
     return parser
 
 

@@ -20,22 +20,9 @@ from move.audio.frontend import FRONTENDS, make_frontend
 from move.audio.io import load_audio, write_audio
 from move.evaluate.metrics import log_spectral_distance, spectral_convergence
 from move.evaluate.page import Section, link, write_page
+from move.examples import EXAMPLE_NOTES, EXAMPLE_SOLOS, example_notes, example_solos  # noqa: F401  (re-exported)
 from move.plots import plot_spectrograms
 from move.transfer import TimbreModel, load_model
-
-ASSETS = Path(__file__).parent / "assets"
-EXAMPLE_NOTES = ASSETS / "examples" / "notes"
-EXAMPLE_SOLOS = ASSETS / "examples" / "solos"
-
-
-def example_notes() -> list[Path]:
-    """The example notes shipped with the package (one per default-model instrument)."""
-    return sorted(p for p in EXAMPLE_NOTES.glob("*") if p.suffix.lower() in (".wav", ".flac"))
-
-
-def example_solos() -> list[Path]:
-    """The example solos shipped with the package (public-domain tunes, rendered by us)."""
-    return sorted(EXAMPLE_SOLOS.glob("*.flac"))
 
 
 def solo_transfers(model: TimbreModel, out: Path, log: Callable[[str], None]) -> Section:
