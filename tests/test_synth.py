@@ -248,6 +248,12 @@ def test_synthesize_writes_everything(tiny, tmp_path):
     assert rec2["z0"] == data["z0"] and rec2["z1"] == data["z1"]
     assert rec2["energy"] == pytest.approx(rec2["energy_linear"])
     assert not warnings
+    # without animations (the studio's paths): the sound, the summary and the record only
+    rec3 = synthesize(tiny, kind="linear", instrument="sax", note=69, seed=7, duration=0.4, n=6,
+                      out_dir=tmp_path / "still", animate=False, transfer_to="violin")
+    assert sorted(p.name for p in (tmp_path / "still").iterdir()) == [
+        "linear_Alto-Sax.wav", "linear_Alto-Sax_path.json", "linear_Alto-Sax_summary.png", "linear_Violin.wav"]
+    assert set(rec3["files"]) == {"main_wav", "summary_png", "transfer_wav", "json"}
 
 
 def test_synthesize_warnings_and_errors(tiny, tmp_path):

@@ -243,7 +243,7 @@ def run_synth(model: TimbreModel, folder: Path, request: dict[str, Any]) -> dict
     with PLOT_LOCK:  # synthesize draws its pictures with pyplot
         record = synthesize(model, kind=kind, instrument=request["instrument"], note=note, z0=z0, z1=z1, seed=0,
                             duration=seconds, transfer_to=transfer_to, n=n, out_dir=folder, fps=SYNTH_FPS,
-                            mp4=False, warn=messages.append)
+                            mp4=False, warn=messages.append, animate=False)
     files = record["files"]
     outputs = [{"target": record["instrument"], "audio": files["main_wav"], "image": files["summary_png"],
                 "seconds": seconds}]

@@ -101,7 +101,8 @@ def _make_path(kind: str, decoder: Decoder, dim: int, seed: int, z0, z1, v0, n: 
 
 
 def _render_path(model: Any, path: Tensor, kind: str, conds: list, note_names: list[str], duration: float,
-                 out: Path, files: dict[str, str], name: str, role: str, *, fps: int, mp4: bool) -> None:
+                 out: Path, files: dict[str, str], name: str, role: str, *, fps: int, mp4: bool,
+                 animate: bool = True) -> None:
     """Decode ``path`` under instrument ``name``: wav, animation (and for the main role the
     summary picture) in ``out``, their names in ``files`` under ``role``."""
     from move.audio.io import write_audio
@@ -113,9 +114,10 @@ def _render_path(model: Any, path: Tensor, kind: str, conds: list, note_names: l
     write_audio(out / f"{stem}.wav", audio, sr)
     files[f"{role}_wav"] = f"{stem}.wav"
     title = f"{kind} path, {name}, {' '.join(note_names)}"
-    for f in animate_path(path, logmag, out / f"{stem}.gif", frame_rate=fe.frame_rate,
-                          freqs=freqs, fps=fps, mp4=mp4, title=title, audio=audio, sample_rate=sr):
-        files[f"{role}_{f.suffix[1:]}"] = f.name
+    if animate:
+        for f in animate_path(path, logmag, out / f"{stem}.gif", frame_rate=fe.frame_rate,
+                              freqs=freqs, fps=fps, mp4=mp4, title=title, audio=audio, sample_rate=sr):
+            files[f"{role}_{f.suffix[1:]}"] = f.name
     if role == "main":
         summary_png(path, logmag, out / f"{stem}_summary.png", frame_rate=fe.frame_rate,
                     freqs=freqs, title=title)
@@ -140,6 +142,7 @@ def synthesize(
     fps: int = 12,
     mp4: bool = True,
     warn: Callable[[str], None] = _warn,
+    animate: bool = True,
 ) -> dict[str, Any]:
     """Synthesise a latent path to sound, animation and pictures.
 
@@ -184,6 +187,9 @@ def synthesize(
         Also write MP4 videos when ffmpeg is available.
     warn : callable
         Receives warnings (points far outside the prior, a folded octave).
+    animate : bool
+        Write the animations (GIF, MP4); without them (a server answering at once) only
+        the sound, the summary picture and the record are written.
 
     Returns
     -------
@@ -229,7 +235,7 @@ def synthesize(
     note_names = [note_name(c[0]) for c in conds]
     files: dict[str, str] = {}
     render = functools.partial(_render_path, model, path, kind, conds, note_names, duration, out, files,
-                               fps=fps, mp4=mp4)
+                               fps=fps, mp4=mp4, animate=animate)
     render(inst, "main")
     transfer = None
     if other is not None:
