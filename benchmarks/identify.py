@@ -43,6 +43,22 @@ def _octave_into_range(model, instrument: str, melody: str) -> int:
     return int(round((centre - mid) / 12.0)) * 12
 
 
+#: General MIDI programs of monophonic instruments outside the 12 of the built-in database.
+UNKNOWN_PROGRAMS = {"Soprano-Sax": (64, 0), "Tuba": (58, -24), "Recorder": (74, 12), "Viola": (41, 0)}
+
+
+def _unknown_rows(model) -> list[tuple[str, str, bool, float]]:
+    from move.data.render import NoteRenderer
+
+    rows = []
+    with NoteRenderer() as renderer:
+        for name, (program, transpose) in UNKNOWN_PROGRAMS.items():
+            for melody in MELODIES.values():
+                audio = renderer.render_sequence(program, melody.events(transpose=transpose), melody.duration())
+                rows.append((name, *_identify(model, audio, 22050, None)))
+    return rows
+
+
 def _report(title: str, rows: list[tuple[str, str, bool, float]], known: list[str]) -> None:
     print(f"\n{title}")
     mine = [r for r in rows if r[0] in known]
@@ -72,6 +88,9 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--max-notes", type=int, default=6, help="notes per instrument")
     ap.add_argument("--solos", action="store_true", help="also render 3 melodies per instrument")
+    ap.add_argument("--unknown", action="store_true",
+                    help="also render the melodies with GM instruments no model here knows (soprano sax, tuba, "
+                         "recorder, viola)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -94,6 +113,9 @@ def main() -> None:
                 audio, _ = render_melody(melody, inst, transpose=_octave_into_range(model, inst, melody))
                 rows.append((inst, *_identify(model, audio, 22050, None)))
         _report("solos (3 melodies per instrument, FluidR3, pitch tracked)", rows, model.instruments)
+    if args.unknown:
+        _report("solos of instruments the model does not know (3 melodies each, FluidR3, pitch tracked)",
+                _unknown_rows(model), model.instruments)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ from move.audio.synthetic import TIMBRES, harmonic_note
 torch.set_num_threads(int(os.environ.get("MOVE_TEST_THREADS", "1")))
 
 SR = 22050
-__all__ = ["TIMBRES", "fluidsynth_missing", "harmonic_note", "skip_without_fluidsynth", "write_note"]
+__all__ = ["DEFAULT_INSTRUMENTS", "TIMBRES", "fluidsynth_missing", "harmonic_note", "skip_without_fluidsynth", "write_note"]
+
+#: The instruments of the shipped default model (the 12 of the built-in database).
+DEFAULT_INSTRUMENTS = ["Alto-Sax", "Bassoon", "Clarinet-Bb", "English-Horn", "Flute", "French-Horn", "Oboe",
+                       "Piano", "Tenor-Trombone", "Trumpet-C", "Violin", "Violoncello"]
 
 
 @functools.cache

@@ -162,20 +162,22 @@ def test_info_on_the_shipped_model(capsys):
     raw = torch.load(DEFAULT_MODEL, weights_only=True)
     n_params = sum(v.numel() for v in raw["state_dict"].values())
     lines = out.splitlines()
-    assert "  Flute        C4-C7" in lines and "  Violin       G3-E7" in lines
+    assert "instruments (12), trained pitch ranges:" in lines
+    assert "  Flute           C4-C7" in lines and "  Violoncello     C2-A5" in lines
     assert "front end: stft, 22050 Hz, hop 256 (86.13 frames/s), 513 bins" in lines
     assert f"{n_params:,} parameters" in out and "3-d latent space" in out
     assert "slice: 8 frames (93 ms)" in lines and "texture statistics: yes" in lines
-    assert "training data: not recorded" in lines
+    assert any(line.startswith("training data: ") and "Piano 264" in line for line in lines)
+    assert any(line.startswith("training command: move --threads 2 train --data prep12_f8") for line in lines)
     assert "written by move 0.1.0; running move 0.1.0" in lines
-    assert any(line.startswith("recipe: move data render") for line in lines)
+    assert any(line.startswith("recipe: move data render --out notes12;") for line in lines)
     code, out, _ = run_cli(capsys, "info", str(DEFAULT_MODEL), "--json")
     d = json.loads(out)
     assert [i["name"] for i in d["instruments"]] == raw["instruments"]
-    assert d["instruments"][1] == {"name": "Flute", "pitch_range": [60, 96], "notes": "C4-C7"}
+    assert d["instruments"][4] == {"name": "Flute", "pitch_range": [60, 96], "notes": "C4-C7"}
     assert d["parameters"] == n_params and d["latent_dim"] == 3 and d["weights"] == "float16"
     assert d["slice"] == {"frames": 8, "seconds": round(8 * 256 / 22050, 4)}
-    assert d["training"]["config"]["flux_weight"] == 10.0 and d["training"]["data"] is None
+    assert d["training"]["config"]["flux_weight"] == 10.0 and d["training"]["data"]["slices"]["train"] == 116078
 
 
 @pytest.mark.slow

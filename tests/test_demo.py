@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 
 from browser import check_media, driver, needs_chromium, ref_file, serve
+from conftest import DEFAULT_INSTRUMENTS
 from move.demo import example_notes, run_demo
 from move.transfer import load_model
 
@@ -32,7 +33,7 @@ def demo(tmp_path_factory):
 
 def test_default_model_is_shipped_and_loads():
     model = load_model()
-    assert model.instruments == ["Alto-Sax", "Flute", "French-Horn", "Violin"]
+    assert model.instruments == DEFAULT_INSTRUMENTS
     assert model.model.n_parameters() > 100_000
 
 

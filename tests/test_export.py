@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import DEFAULT_INSTRUMENTS
 from move.cli import main
 from move.model.checkpoint import load_model_file
 from move.transfer import DEFAULT_MODEL
@@ -68,7 +69,7 @@ def test_export_runs_without_move_and_matches_the_model(fmt, tmp_path, capsys):
     assert written == [*expected, f"{stem}.json"]
     meta = json.loads((tmp_path / f"{stem.name}.json").read_text())
     assert meta["format"] == "move-export" and meta["export_format"] == fmt
-    assert meta["instruments"] == ["Alto-Sax", "Flute", "French-Horn", "Violin"] and meta["latent_dim"] == 3
+    assert meta["instruments"] == DEFAULT_INSTRUMENTS and meta["latent_dim"] == 3
     assert (meta["bins"], meta["frames"]) == (513, 8) and meta["frontend"]["name"] == "stft"
     # a batch size other than the traced one, octaves outside the model's (clamped)
     rng = np.random.default_rng(0)

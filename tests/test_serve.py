@@ -16,6 +16,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from conftest import DEFAULT_INSTRUMENTS
 from move.audio.synthetic import harmonic_note  # noqa: E402
 from move.demo import example_notes  # noqa: E402
 from move.serve.app import create_app  # noqa: E402
@@ -61,10 +62,10 @@ def assert_error(resp, status: int, *words: str) -> None:
 # --------------------------------------------------------------------- success
 def test_model_card(client):
     body = client.get("/api/model").json()
-    assert body["instruments"] == ["Alto-Sax", "Flute", "French-Horn", "Violin"]
+    assert body["instruments"] == DEFAULT_INSTRUMENTS
     assert body["latent_dim"] == 3 and body["octaves"] == sorted(body["octaves"])
     assert body["pitch_ranges"]["Flute"] == {"midi": [60, 96], "notes": "C4-C7"}
-    assert body["card"]["latent_dim"] == 3 and "instruments (4)" in body["text"]
+    assert body["card"]["latent_dim"] == 3 and "instruments (12)" in body["text"]
     assert body["limits"]["max_seconds"] == MAX_SECONDS
 
 

@@ -74,8 +74,8 @@ def test_the_page_transfers_and_plays_the_pad(server_url, tmp_path):
     try:
         drv.set_script_timeout(60)
         drv.get(server_url + "/")
-        _wait(drv, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#targets input")) == 4, 30, "model card")
-        assert "instruments (4)" in drv.find_element(By.ID, "model-card").text
+        _wait(drv, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#targets input")) == 12, 30, "model card")
+        assert "instruments (12)" in drv.find_element(By.ID, "model-card").text
         drv.find_element(By.ID, "file").send_keys(str(note))
         for box in drv.find_elements(By.CSS_SELECTOR, "#targets input"):
             if box.get_attribute("value") in ("Flute", "Violin") and not box.is_selected():

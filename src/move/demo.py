@@ -25,12 +25,21 @@ from move.plots import plot_spectrograms
 from move.transfer import TimbreModel, load_model
 
 
+def demo_instruments(model: TimbreModel) -> list[str]:
+    """The instruments the demo transfers between: those of the example notes (four of the
+    default model's twelve), in the model's order."""
+    from move.data.naming import parse_sol_name
+
+    named = {model.instrument(parse_sol_name(n.name)[0].instrument) for n in example_notes()}
+    return [i for i in model.instruments if i in named]
+
+
 def solo_transfers(model: TimbreModel, out: Path, log: Callable[[str], None]) -> Section:
-    """Transfer the first example solo to every instrument of the default model."""
+    """Transfer the first example solo to the other demo instruments."""
     solo = example_solos()[0]
     source = model.instrument(solo.stem.split("_")[-1])
     x, sr = load_audio(solo)
-    targets = [t for t in model.instruments if t != source]
+    targets = [t for t in demo_instruments(model) if t != source]
     result = model.transfer_solo(x, sr, source=source, targets=targets, warn=log)
     write_audio(out / "solos" / f"{solo.stem}.wav", x, sr)
     audio = [(f"solos/{solo.stem}.wav", f"{solo.stem}: input ({source})")]
@@ -141,8 +150,8 @@ def _evaluate_into(model: TimbreModel, dest: Path, work: Path, log: Callable[[st
     from move.evaluate.report import evaluate
 
     notes, prepared = work / "notes", work / "prepared"
-    log("  rendering the built-in notes of its instruments")
-    render_database(notes, instruments=model.instruments, subtype="PCM_16", progress=False)
+    log("  rendering the built-in notes of the demo's instruments")
+    render_database(notes, instruments=demo_instruments(model), subtype="PCM_16", progress=False)
     frames = model.n_frames  # slices as the model's (the shipped model: 8 frames)
     prepare_dataset(notes, prepared, PrepareConfig(slice_frames=frames, slice_hop=frames), progress=False, warn=log)
     log("  evaluating 2 held-out notes per instrument (about 45 s; kept for the next demo)")
@@ -195,7 +204,7 @@ def frontend_roundtrips(out: Path, notes: list[Path], log: Callable[[str], None]
 
 def note_transfers(model: TimbreModel, out: Path, notes: list[Path],
                    log: Callable[[str], None]) -> Section:
-    """Transfer each example note to every other instrument of the default model."""
+    """Transfer each example note to the other demo instruments (:func:`demo_instruments`)."""
     from move.data.naming import parse_sol_name
     fe = model.frontend
     images, audio = [], []
@@ -207,7 +216,7 @@ def note_transfers(model: TimbreModel, out: Path, notes: list[Path],
         outputs = [("input", None, x)]
         rec = model.reconstruct(x, sr, source=source, pitch=label.pitch)
         outputs.append(("reconstruction", None, rec))
-        for target in model.instruments:
+        for target in demo_instruments(model):
             if target != source:
                 outputs.append((f"to {target}", target,
                                 model.transfer(x, sr, source=source, target=target, pitch=label.pitch)))
@@ -226,8 +235,10 @@ def note_transfers(model: TimbreModel, out: Path, notes: list[Path],
         images.append((png, f"{note.stem}: input, reconstruction and transfers"))
         log(f"  {note.stem}: reconstruction + {len(outputs) - 2} transfers")
     return Section(
-        f"Note transfers with the default model ({', '.join(model.instruments)})",
-        text=["Each example note (not in the training data: rendered at 'f', the model saw "
+        f"Note transfers among {', '.join(demo_instruments(model))}",
+        text=[f"The default model knows {len(model.instruments)} instruments ({', '.join(model.instruments)}); "
+              "the demo transfers between the four of the example recordings (move transfer --to any of "
+              "them). Each example note (not in the training data: rendered at 'f', the model saw "
               "pp/mf/ff) is encoded with its own instrument and decoded with every other one "
               "at the same pitch."],
         images=images, audio=audio,
