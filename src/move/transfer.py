@@ -279,9 +279,13 @@ class TimbreModel:
                 return 40.0, 2100.0
             info = instrument_info(source)
             lo_hi = (info.low, info.high)
-        lo, hi = lo_hi[0] - margin, lo_hi[1] + margin
+        return self._hz_range(lo_hi[0], lo_hi[1], margin)
+
+    def _hz_range(self, lo: int, hi: int, margin: int = 3) -> tuple[float, float]:
+        """MIDI notes ``lo .. hi`` widened by ``margin`` semitones, in Hz, kept within 30 Hz and
+        0.45 x the front end's rate (what pYIN can track)."""
         hz = lambda m: 440.0 * 2 ** ((m - 69) / 12)  # noqa: E731
-        return max(30.0, hz(lo)), min(0.45 * self.frontend.config.sample_rate, hz(hi))
+        return max(30.0, hz(lo - margin)), min(0.45 * self.frontend.config.sample_rate, hz(hi + margin))
 
     # ----------------------------------------------------------------- core
     def analyze(self, audio: np.ndarray, sr: int) -> torch.Tensor:
@@ -694,17 +698,15 @@ class TimbreModel:
         sounding = (gate_gain(logmag.float()) > 0).numpy()
         if float(peak_level(logmag).max()) <= float(np.log(fe.config.log_floor)) + 1e-3 or sounding.sum() < 2:
             raise AudioError("silent: no sound to identify its instrument by; pass --from INSTRUMENT")
-        lo = min(r[0] for r in self.bundle.pitch_range.values()) if self.bundle.pitch_range else 21
-        hi = max(r[1] for r in self.bundle.pitch_range.values()) if self.bundle.pitch_range else 108
-        hz = lambda m: 440.0 * 2 ** ((m - 69) / 12)  # noqa: E731
         unpitched = AudioError("no pitched sound (noise?): cannot identify its instrument; pass --from INSTRUMENT")
         if pitch is not None:
             midi = np.full(logmag.shape[0], parse_pitch(pitch), dtype=np.int64)
-        else:
+        else:  # tracked over all the instruments' ranges together
+            ranges = list(self.bundle.pitch_range.values()) or [(21, 108)]
+            fmin, fmax = self._hz_range(min(r[0] for r in ranges), max(r[1] for r in ranges))
             try:
                 midi, _ = pitches_from_option(None, y, fe_sr, logmag.shape[0], fe.frame_rate, lambda m: None,
-                                              fmin=max(30.0, hz(lo - 3)), fmax=min(0.45 * fe_sr, hz(hi + 3)),
-                                              decimate=TRACK_DECIMATE)
+                                              fmin=fmin, fmax=fmax, decimate=TRACK_DECIMATE)
             except AudioError:
                 raise unpitched from None
         errors = self._round_trip_errors(logmag, self.conditioning(midi, logmag.shape[0]), sounding, batch_size)
