@@ -207,6 +207,7 @@ def note_transfers(model: TimbreModel, out: Path, notes: list[Path],
     """Transfer each example note to the other demo instruments (:func:`demo_instruments`)."""
     from move.data.naming import parse_sol_name
     fe = model.frontend
+    instruments = demo_instruments(model)
     images, audio = [], []
     rows = [["note", "output", "file"]]
     for note in notes:
@@ -216,7 +217,7 @@ def note_transfers(model: TimbreModel, out: Path, notes: list[Path],
         outputs = [("input", None, x)]
         rec = model.reconstruct(x, sr, source=source, pitch=label.pitch)
         outputs.append(("reconstruction", None, rec))
-        for target in demo_instruments(model):
+        for target in instruments:
             if target != source:
                 outputs.append((f"to {target}", target,
                                 model.transfer(x, sr, source=source, target=target, pitch=label.pitch)))
@@ -235,7 +236,7 @@ def note_transfers(model: TimbreModel, out: Path, notes: list[Path],
         images.append((png, f"{note.stem}: input, reconstruction and transfers"))
         log(f"  {note.stem}: reconstruction + {len(outputs) - 2} transfers")
     return Section(
-        f"Note transfers among {', '.join(demo_instruments(model))}",
+        f"Note transfers among {', '.join(instruments)}",
         text=[f"The default model knows {len(model.instruments)} instruments ({', '.join(model.instruments)}); "
               "the demo transfers between the four of the example recordings (move transfer --to any of "
               "them). Each example note (not in the training data: rendered at 'f', the model saw "
