@@ -166,6 +166,17 @@ def test_resume_checks_config_and_continues(tiny_prepared, tmp_path):
     assert info["data"]["fingerprint"] == PreparedDataset(tiny_prepared).meta["fingerprint"]
 
 
+def test_max_steps_is_a_training_budget(tiny_prepared, tmp_path):
+    rc = RunConfig(accelerator="cpu", progress=False, max_steps=3)
+    path = train(tiny_prepared, tmp_path / "run", TrainConfig(max_epochs=50, batch_size=32, texture=False), rc)
+    info = load_model_file(path).info
+    assert info["global_step"] == 3  # not 50 epochs
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["run"]["max_steps"] == 3
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ConfigError, match=f"--max-steps {bad}: must be a whole number"):
+            RunConfig(max_steps=bad)
+
+
 def test_single_instrument_set_is_refused(tmp_path):
     for midi, note in ((60, "C4"), (62, "D4"), (64, "E4"), (65, "F4")):
         write_note(tmp_path, f"Fl-ord-{note}-mf.wav", harmonic_note(midi, TIMBRES["Fl"]))

@@ -712,6 +712,8 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
         default_root_dir=run_dir,
         max_epochs=cfg.max_epochs,
         max_time={"minutes": run.max_minutes} if run.max_minutes else None,
+        # Lightning counts each optimizer's steps: the adversarial task steps two per batch
+        max_steps=run.max_steps * (2 if task.adversarial else 1) if run.max_steps else -1,
         accelerator=run.accelerator,
         devices=run.devices,
         num_nodes=run.num_nodes,

@@ -96,6 +96,10 @@ class RunConfig:
         ``auto`` (bf16-mixed on GPU, 32-true on CPU), ``32-true`` or ``bf16-mixed``.
     max_minutes : float or None
         Stop after this much training time.
+    max_steps : int or None
+        Stop after this many training steps, batches of ``batch_size`` slices (whichever of ``max_epochs``,
+        ``max_minutes`` and ``max_steps`` comes first): a training budget that does not
+        depend on the machine, for comparing models at the same budget.
     progress : bool
         Show a progress bar (off for logs and batch jobs).
     val_every : int
@@ -118,6 +122,7 @@ class RunConfig:
     num_nodes: int = 1
     precision: str = "auto"
     max_minutes: float | None = None
+    max_steps: int | None = None
     progress: bool = True
     val_every: int = 1
     checkpoint_every: int = 1
@@ -131,3 +136,6 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{option} {value}: must be a whole number of 1 or more")
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int)
+                                           or self.max_steps < 1):
+            raise ConfigError(f"--max-steps {self.max_steps}: must be a whole number of 1 or more")
