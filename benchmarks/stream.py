@@ -6,10 +6,12 @@ melodies, median and worst block, after a warm-up; and, per melody and transfer,
 pitch accuracy (pYIN, per note, 50 cents) of the stream's output (aligned by the latency)
 and of the offline solo transfer (``TimbreModel.transfer_solo``, pitch tracked by pYIN),
 with the mean absolute log-magnitude difference (dB, sounding frames) between them and
-the largest frame-to-frame level jump of each (clicks). Needs FluidSynth to render the
-melodies.
+the largest frame-to-frame level jump of each (clicks). With ``--classifier`` (the
+``classifier.pt`` of a ``move evaluate`` report whose instruments include the targets),
+the identity of each output too: the share of its notes that the classifier hears as the
+target. Needs FluidSynth to render the melodies.
 
-    .venv/bin/python benchmarks/stream.py [--threads 1] [--repeats 3]
+    .venv/bin/python benchmarks/stream.py [--threads 1] [--repeats 3] [--classifier report/classifier.pt]
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ def note_accuracy(y: np.ndarray, events) -> float:
     return 100.0 * float(np.mean(scores))
 
 
+def note_identity(clf, y: np.ndarray, events, target: str) -> float:
+    """Share (%) of the notes (their middle, as :func:`note_accuracy`) that ``clf`` hears as ``target``."""
+    hits = []
+    for midi, start, length, _ in events:
+        seg = y[int((start + 0.05) * SR) : int((start + length - 0.05) * SR)]
+        hits.append(clf.instruments[int(clf.predict_audio(seg, SR, midi).argmax())] == target)
+    return 100.0 * float(np.mean(hits))
+
+
 def log_spec_db(y: np.ndarray) -> np.ndarray:
     from move.audio.stft import stft
 
@@ -77,8 +88,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per melody and mode")
     parser.add_argument("--block", type=int, default=512)
+    parser.add_argument("--classifier", help="classifier.pt of a move evaluate report (instrument identity)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    clf = None
+    if args.classifier:
+        from move.evaluate.classifier import load_classifier
+
+        clf = load_classifier(args.classifier)
     model = load_model()
     melodies = {(name, src): render_melody(name, src) for name in MELODIES for src, _ in PAIRS}
     print(f"threads {args.threads}, block {args.block} samples ({1000 * args.block / SR:.1f} ms)")
@@ -96,25 +113,35 @@ def main() -> None:
               f"real-time factor {block_s / np.median(t):.1f} (median), {block_s / t.max():.1f} (worst block), "
               f"{block_s / np.percentile(t, 99):.1f} (99th percentile), {len(t)} blocks")
     print()
-    print(f"{'melody':14s} {'transfer':18s} {'pitch offline':>13s} "
-          + " ".join(f"{'pitch ' + m:>18s} {'dist dB':>7s} {'jump dB':>7s}" for m in MODES) + f" {'jump offline':>12s}")
+    quality_table(model, melodies, args.block, clf)
+
+
+def quality_table(model, melodies: dict, block: int, clf) -> None:
+    """Per melody and transfer: pitch (and identity with ``clf``) of the offline output and
+    of each mode's, the distance to the offline output and the largest level jumps."""
+    columns = ["pitch", *(["identity"] if clf else [])]
+    head = [f"{c} offline" for c in columns]
+    for mode in MODES:
+        head += [f"{c} {mode}" for c in columns] + [f"dist dB {mode}", f"jump dB {mode}"]
+    head.append("jump offline")
+    print(f"{'melody':14s} {'transfer':18s} " + " ".join(f"{h:>{max(8, len(h))}s}" for h in head))
+
+    def scores(y: np.ndarray, events, tgt: str) -> list[float]:
+        return [note_accuracy(y, events), *([note_identity(clf, y, events, tgt)] if clf else [])]
+
     rows = []
     for (name, src), (audio, events) in melodies.items():
         tgt = dict(PAIRS)[src]
         offline = model.transfer_solo(audio, SR, source=src, targets=[tgt]).outputs[tgt]
-        row = [note_accuracy(offline, events)]
+        row = scores(offline, events, tgt)
         for mode in MODES:
-            y, _ = run_stream(StreamingTransfer(model, src, tgt, mode=mode), audio, args.block)
-            row += [note_accuracy(y, events), distance_db(y, offline), max_jump_db(y)]
+            y, _ = run_stream(StreamingTransfer(model, src, tgt, mode=mode), audio, block)
+            row += [*scores(y, events, tgt), distance_db(y, offline), max_jump_db(y)]
         row.append(max_jump_db(offline))
         rows.append(row)
-        print(f"{name:14s} {src + '->' + tgt:18s} {row[0]:13.1f} "
-              + " ".join(f"{row[1 + 3 * i]:18.1f} {row[2 + 3 * i]:7.2f} {row[3 + 3 * i]:7.1f}" for i in range(len(MODES)))
-              + f" {row[-1]:12.1f}")
+        print(f"{name:14s} {src + '->' + tgt:18s} " + " ".join(f"{v:>{max(8, len(h))}.1f}" for v, h in zip(row, head)))
     mean = np.mean(rows, axis=0)
-    print(f"{'mean':14s} {'':18s} {mean[0]:13.1f} "
-          + " ".join(f"{mean[1 + 3 * i]:18.1f} {mean[2 + 3 * i]:7.2f} {mean[3 + 3 * i]:7.1f}" for i in range(len(MODES)))
-          + f" {mean[-1]:12.1f}")
+    print(f"{'mean':14s} {'':18s} " + " ".join(f"{v:>{max(8, len(h))}.1f}" for v, h in zip(mean, head)))
 
 
 if __name__ == "__main__":

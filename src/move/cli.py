@@ -21,7 +21,7 @@ from pathlib import Path
 
 from move.app_config import ENVELOPES, NOTE_ENVELOPE, OUT_OF_RANGE
 from move.audio.names import DEFAULT_FRONTEND, FRONTENDS
-from move.errors import MoveError, MoveWarning
+from move.errors import ConfigError, MoveError, MoveWarning
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -229,10 +229,20 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 @_torch_command
 def cmd_stream(args: argparse.Namespace) -> int:
-    from move.stream import StreamingTransfer, stream_file, stream_source
+    from move.stream import StreamingTransfer, stream_file, stream_live, stream_source
     from move.transfer import load_model
 
+    _check_stream_args(args)
     model = load_model(args.model)
+    if args.live:
+        stream = StreamingTransfer(model, args.source, args.to, pitch=args.pitch, mode=args.mode,
+                                   texture=not args.no_texture)
+        report = stream_live(stream, block=args.block, seconds=args.seconds, device=args.device,
+                             out=args.out and Path(args.out))
+        if args.out:
+            print(f"live ({stream.source} -> {stream.target}, {args.mode}) -> {args.out}")
+        print(report.describe())
+        return 0
     source = stream_source(model, Path(args.input), args.source, args.pitch, log=print)
     stream = StreamingTransfer(model, source, args.to, pitch=args.pitch, mode=args.mode,
                                texture=not args.no_texture)
@@ -240,6 +250,23 @@ def cmd_stream(args: argparse.Namespace) -> int:
     print(f"{Path(args.input).name} ({source} -> {stream.target}, {args.mode}) -> {args.out}")
     print(report.describe())
     return 0
+
+
+def _check_stream_args(args: argparse.Namespace) -> None:
+    """A file needs --out; --live needs --from and no file (ConfigError, before any model loads)."""
+    if args.live:
+        if args.input is not None:
+            raise ConfigError(f"--live streams the audio input; drop {args.input!r} "
+                              "(or drop --live to stream the file)")
+        if not args.source or args.source.lower() == "auto":
+            raise ConfigError("--live needs --from (a live input cannot be identified before it plays)")
+        if args.seconds is not None and args.seconds <= 0:
+            raise ConfigError(f"--seconds must be positive, got {args.seconds:g}")
+    else:
+        if args.input is None:
+            raise ConfigError("give an audio file to stream, or --live for the audio input")
+        if args.out is None:
+            raise ConfigError("--out is required when streaming a file")
 
 
 # --------------------------------------------------------------------------- synth
@@ -429,9 +456,10 @@ def _add_transfer_command(sub) -> None:
 def _add_stream_command(sub) -> None:
     """``move stream``."""
     p = sub.add_parser("stream", help="stream a file through the real-time transfer, block by block")
-    p.add_argument("input", help="an audio file, played into the stream as if live")
+    p.add_argument("input", nargs="?", help="an audio file, played into the stream as if live")
     p.add_argument("--to", required=True, help="target instrument")
-    p.add_argument("--out", required=True, help="output .wav (the stream's output, latency included)")
+    p.add_argument("--out", help="output .wav (the stream's output, latency included); with --live: "
+                   "a recording of what was played (optional)")
     p.add_argument("--from", dest="source", help="source instrument (default: from the SOL name, else "
                    "identified by the model on the first 5 s)")
     p.add_argument("--pitch", help="one note (C4) for the whole stream (default: tracked per frame)")
@@ -440,6 +468,12 @@ def _add_stream_command(sub) -> None:
                    help="default: overlap-added slices (128 ms); low-latency: newest frame of each slice (46 ms)")
     p.add_argument("--model", help="model file (default: the shipped default model)")
     p.add_argument("--no-texture", action="store_true", help="do not add the target's frame-to-frame texture")
+    live = p.add_argument_group("live audio (needs pip install 'move[live]' and PortAudio)")
+    live.add_argument("--live", action="store_true", help="transfer the audio input to the audio output "
+                      "in real time (sounddevice), until Ctrl-C")
+    live.add_argument("--seconds", type=float, help="with --live: stop after this long")
+    live.add_argument("--device", help="with --live: PortAudio device, a number or a name "
+                      "(python -m sounddevice lists them; default: the system's)")
     p.set_defaults(func=cmd_stream)
 
 

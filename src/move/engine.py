@@ -156,7 +156,8 @@ def frame_level(logmag: torch.Tensor) -> torch.Tensor:
 
 def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int = 1,
                     max_boost_db: float = 12.0, floor: float | None = None, peak_frames: int = 0,
-                    joins: np.ndarray | None = None) -> torch.Tensor:
+                    joins: np.ndarray | None = None, last: int | None = None,
+                    levels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Scale each frame of ``output`` to the level of ``reference`` (log magnitudes).
 
     Cuts are unlimited (rests and gaps stay quiet), boosts are limited to
@@ -170,9 +171,13 @@ def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int =
     restores an onset the decoder smears) go only to the bins that carry the frame's level,
     within :data:`ENVELOPE_FULL_DB` of its loudest; the quieter bins get the gain without
     them (:func:`opening`), so the lift does not raise them above both notes as a
-    broadband line. Otherwise the spectral shape of each frame is unchanged.
+    broadband line. Otherwise the spectral shape of each frame is unchanged. With ``last``,
+    only the last ``last`` frames are returned (and computed; the gain still sees every
+    frame): a stream's newest frames after the ones it has already output. ``levels``:
+    :func:`frame_level` of ``reference`` and of ``output`` when the caller has them.
     """
-    gain = frame_level(reference) - frame_level(output)
+    ref_level, out_level = levels if levels is not None else (frame_level(reference), frame_level(output))
+    gain = ref_level - out_level
     gain = gain.clamp(max=max_boost_db / 20.0 * float(np.log(10.0)))
     if smooth > 1:
         kernel = torch.ones(1, 1, smooth) / smooth
@@ -182,6 +187,10 @@ def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int =
         base = opening(gain, peak_frames)
         if joins is not None:
             base = torch.where(torch.as_tensor(np.asarray(joins, dtype=bool)), base, gain)
+    if last is not None:
+        output, gain = output[-last:], gain[-last:]
+        base = base[-last:] if peak_frames > 0 else None
+    if peak_frames > 0:
         below = output.max(dim=1, keepdim=True).values - output  # nepers under the loudest bin
         full = (1.0 - below / (ENVELOPE_FULL_DB / 20.0 * float(np.log(10.0)))).clamp(0.0, 1.0)
         gain = base[:, None] + (gain - base)[:, None] * full

@@ -65,9 +65,10 @@ from move.engine import (
     scale_magnitudes,
 )
 from move.errors import AudioError, ConfigError
+from move.model.stream_codec import StreamCodec
 from move.transfer import SOLO_MAX_BOOST_DB, TEXTURE_RANGE_DB, TimbreModel
 
-__all__ = ["StreamingTransfer", "StreamReport", "stream_file", "stream_source", "MODES"]
+__all__ = ["StreamingTransfer", "StreamReport", "stream_file", "stream_live", "stream_source", "MODES"]
 
 MODES = ("default", "low-latency")
 #: Samples of look-back of the per-frame pitch estimate (93 ms at 22 050 Hz), ending with
@@ -95,6 +96,8 @@ class _Frames:
     x: dict  # normalised [bins] (torch)
     midi: dict  # conditioning note
     decoded: dict  # decoded compressed magnitudes before the envelope [bins] (torch)
+    level: dict  # frame_level of logmag (torch scalar)
+    decoded_level: dict  # frame_level of decoded (torch scalar)
 
 
 class StreamingTransfer:
@@ -137,6 +140,7 @@ class StreamingTransfer:
         if not hasattr(fe, "n_fft"):
             raise ConfigError(f"streaming needs the stft front end; this model uses {fe.config.name}")
         self.model, self.frontend, self.mode = model, fe, mode
+        self._codec = StreamCodec.for_model(model.model)
         self.source, self.target = model.instrument(source), model.instrument(target)
         self._src, self._tgt = model.instruments.index(self.source), model.instruments.index(self.target)
         self.sample_rate = int(sample_rate)
@@ -170,7 +174,9 @@ class StreamingTransfer:
         self._analysed = 0  # frames analysed
         self._final = 0  # frames decoded and final
         self._next_slice = -(self.n - self.slice_hop)  # start of the next slice to decode (SliceGrid's)
-        self._f = _Frames({}, {}, {}, {})
+        self._f = _Frames({}, {}, {}, {}, {}, {})
+        self._forgotten = -self.n  # frames before this one are forgotten
+        self._labels: dict[int, tuple[int, int, int]] = {}
         self._held: int | None = self.pitch
         self._candidate: tuple[int, int] = (-1, 0)
         self._peak = -math.inf  # loudest frame analysed (pitch)
@@ -228,8 +234,14 @@ class StreamingTransfer:
     def _feed(self, block: np.ndarray) -> np.ndarray:
         self._input = np.concatenate([self._input, block])
         self._received += len(block)
+        starts = []  # slices completed by this block: coded together (one batch)
         while (self._analysed * self.hop + self.n_fft // 2) <= self._received:
             self._analyse_frame()
+            while self._next_slice + self.n <= self._analysed:
+                starts.append(self._next_slice)
+                self._next_slice += self.slice_hop
+        if starts:
+            self._code_slices(starts)
         keep = self._analysed * self.hop - self.n_fft // 2 - PITCH_WINDOW  # next frame's first sample needed
         if keep > self._input_start:
             self._input = self._input[keep - self._input_start :]
@@ -252,15 +264,12 @@ class StreamingTransfer:
         seg = torch.from_numpy(self._samples(centre - self.n_fft // 2, centre + self.n_fft // 2).copy())
         logmag = torch.log(torch.fft.rfft(seg * self._window).abs() + fe.config.log_floor)
         f = self._f
-        f.logmag[i], f.x[i] = logmag, fe.normalize(logmag[None])[0]
+        f.logmag[i], f.x[i], f.level[i] = logmag, fe.normalize(logmag[None])[0], frame_level(logmag[None])[0]
         f.midi[i] = self._frame_pitch(centre, float(logmag.max()))
         self._analysed += 1
         if i == 0:  # the slices before the start see the compression's floor, at frame 0's pitch
             for j in range(-(self.n - self.slice_hop), 0):
                 f.x[j], f.midi[j] = self._floor_x, f.midi[0]
-        while self._next_slice + self.n <= self._analysed:
-            self._decode_slice(self._next_slice)
-            self._next_slice += self.slice_hop
 
     def _frame_pitch(self, centre: int, level: float) -> int:
         """The conditioning note of the frame centred on ``centre`` (see :data:`PITCH_WINDOW`)."""
@@ -285,25 +294,34 @@ class StreamingTransfer:
         return self._held
 
     @torch.no_grad()
-    def _decode_slice(self, s: int) -> None:
-        """Encode frames ``s .. s + n - 1`` under the source, decode under the target, and
-        overlap-add (default) or take the newest frame (low-latency)."""
+    def _code_slices(self, starts: list[int]) -> None:
+        """Encode the slices starting at frames ``starts`` (``n`` frames each) under the
+        source and decode them under the target, in one batch; then place each in order."""
         m, fe, f = self.model, self.frontend, self._f
+        x = torch.stack([torch.stack([f.x[j] for j in range(s, s + self.n)]) for s in starts])
+        c = self.n - 1 if self.mode == "low-latency" else self.n // 2  # the frame whose note codes the slice
+        labels = [self._label(f.midi[s + c]) for s in starts]
+        pcs, octaves = [pc for pc, _, _ in labels], [o for _, o, _ in labels]
+        mu = self._codec.encode(x, [self._src] * len(starts), pcs, octaves)
+        top = len(m.octaves) - 1
+        dec = self._codec.decode(mu, [self._tgt] * len(starts), pcs,
+                                 [min(max(o + shift, 0), top) for _, o, shift in labels])
+        for b, (s, (_, _, shift)) in enumerate(zip(starts, labels)):
+            d = dec[b : b + 1]
+            if shift:  # decoded octaves away from the true pitch: move it back
+                d = fe.normalize(fe.transpose(fe.denormalize(d), torch.tensor([-float(shift)])))
+            self._place_slice(s, d)
+
+    def _place_slice(self, s: int, dec: torch.Tensor) -> None:
+        """The decoded slice ``dec [1, n, bins]`` starting at frame ``s``: overlap-added
+        (default) or its newest frame (low-latency); the frames it completes are finished."""
+        m, f = self.model, self._f
         frames = range(s, s + self.n)
-        x = torch.stack([f.x[j] for j in frames])[None]
-        midi = np.array([f.midi[j] for j in frames])
-        cond = m.conditioning(midi, self.n)
         c = self.n // 2
-        shift = int(m.register_shift(self.target, m.frame_midi(cond)[c])[0])
-        p = torch.as_tensor(cond.pitch_class[c : c + 1])
-        o = torch.as_tensor(cond.octave_index[c : c + 1])
-        mu, _ = m.model.encode(x, torch.tensor([self._src]), p, o)
-        dec = m.model.decode(mu, torch.tensor([self._tgt]), p, (o + shift).clamp(0, len(m.octaves) - 1))
-        if shift:  # decoded octaves away from the true pitch: move it back
-            dec = fe.normalize(fe.transpose(fe.denormalize(dec), torch.tensor([-float(shift)])))
         if self.mode == "low-latency":
             self._finish(s + self.n - 1, dec[0, -1:])
             return
+        cond = m.conditioning(np.array([f.midi[j] for j in frames]), self.n)
         key = cond.pitch_class * 16 + cond.octave_index
         self._join.add(np.zeros(1, dtype=np.int64), dec, torch.where(torch.as_tensor(key == key[c]), 1.0, 1e-3)[None])
         done = self._join.out[: self.slice_hop] / self._join.weight[: self.slice_hop].clamp_min(1e-6)
@@ -314,21 +332,32 @@ class StreamingTransfer:
         if s + self.slice_hop > 0:
             self._finish(first, done[first - s :])
 
+    def _label(self, midi: int) -> tuple[int, int, int]:
+        """Pitch class, octave index and register shift (octaves, :meth:`~move.transfer.TimbreModel.register_shift`)
+        that a slice centred on a frame of note ``midi`` is coded with (kept per note)."""
+        if midi not in self._labels:
+            cond = self.model.conditioning(midi, 1)
+            shift = int(self.model.register_shift(self.target, self.model.frame_midi(cond))[0])
+            self._labels[midi] = (int(cond.pitch_class[0]), int(cond.octave_index[0]), shift)
+        return self._labels[midi]
+
     def _finish(self, first: int, decoded: torch.Tensor) -> None:
         """Frames ``first ..`` decoded (normalised ``[k, bins]``): envelope, texture, gate,
         phase and synthesis; their final samples go to the output."""
         f, fe = self._f, self.frontend
         k = decoded.shape[0]
-        for j, row in enumerate(fe.denormalize(decoded)):
-            f.decoded[first + j] = row
+        rows = fe.denormalize(decoded)
+        for j, (row, level) in enumerate(zip(rows, frame_level(rows))):
+            f.decoded[first + j], f.decoded_level[first + j] = row, level
         lo = max(0, first + k - (4 * self._reach + k))
         frames = range(lo, first + k)
         ref = torch.stack([f.logmag[j] for j in frames])
         dec = torch.stack([f.decoded[j] for j in frames])
+        levels = torch.stack([f.level[j] for j in frames]), torch.stack([f.decoded_level[j] for j in frames])
         labels = np.array([f.midi[j] for j in frames])
-        joins = join_frames(labels, frame_level(ref).numpy(), 2 * self._reach, self._rise)
+        joins = join_frames(labels, levels[0].numpy(), 2 * self._reach, self._rise)
         y = follow_envelope(ref, dec, smooth=1, max_boost_db=SOLO_MAX_BOOST_DB, floor=fe.config.log_floor,
-                            peak_frames=self._reach, joins=joins)[-k:]
+                            peak_frames=self._reach, joins=joins, last=k, levels=levels)
         if self.texture:
             y = scale_magnitudes(y, self._texture(first, y), fe.config.log_floor)
         self._gate_peak = max(self._gate_peak, float(peak_level(ref[-k:]).max()))  # the loudest so far
@@ -336,9 +365,11 @@ class StreamingTransfer:
         mags = fe.magnitude(y).double().numpy()
         self._out = np.concatenate([self._out, *[self._synth.add_magnitude(row) for row in mags]])
         self._final = first + k
-        for store in (f.logmag, f.x, f.midi, f.decoded):  # forget the frames no step needs any more
-            for j in [j for j in store if j < min(self._final - 4 * self._reach - self.n, self._next_slice)]:
-                del store[j]
+        needed = min(self._final - 4 * self._reach - self.n, self._next_slice)
+        for j in range(self._forgotten, needed):  # forget the frames no step needs any more
+            for store in (f.logmag, f.x, f.midi, f.decoded, f.level, f.decoded_level):
+                store.pop(j, None)
+        self._forgotten = max(self._forgotten, needed)
 
     def _texture(self, first: int, y: torch.Tensor) -> torch.Tensor:
         """Texture of frames ``first ..`` ``[k, bins]`` (:meth:`move.transfer.TimbreModel._texture`,
@@ -406,6 +437,7 @@ class StreamReport:
     block_ms: np.ndarray  # processing time of each block (ms)
     block_seconds: float  # duration of a block
     samples: int  # output samples written
+    xruns: int = 0  # live: callbacks the audio device flagged (overflow, underflow)
 
     @property
     def rtf_median(self) -> float:
@@ -419,8 +451,10 @@ class StreamReport:
 
     def describe(self) -> str:
         """``latency <ms> ms, real-time factor <x> (median), <y> (worst block)``."""
+        if not len(self.block_ms):
+            return f"latency {self.latency_ms:.1f} ms, no blocks processed"
         return (f"latency {self.latency_ms:.1f} ms, real-time factor {self.rtf_median:.1f} (median), "
-                f"{self.rtf_worst:.1f} (worst block)")
+                f"{self.rtf_worst:.1f} (worst block)" + (f", {self.xruns} xruns" if self.xruns else ""))
 
 
 def stream_file(stream: StreamingTransfer, path: str | os.PathLike, out: str | os.PathLike, *,
@@ -460,6 +494,114 @@ def stream_file(stream: StreamingTransfer, path: str | os.PathLike, out: str | o
     finally:
         writer.close(ok)
     return StreamReport(stream.latency_ms, np.asarray(times), block / stream.sample_rate, written)
+
+
+def _sounddevice():
+    """The ``sounddevice`` module (PortAudio), or a one-line error saying how to get it."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:  # OSError: the package is there, PortAudio is not
+        raise ConfigError("--live needs the sounddevice package and the PortAudio library: "
+                          "pip install 'move[live]' and apt install libportaudio2 "
+                          f"({type(exc).__name__}: {exc})") from None
+    return sounddevice
+
+
+def stream_live(stream: StreamingTransfer, *, block: int = 512, seconds: float | None = None,
+                device: str | int | None = None, out: str | os.PathLike | None = None,
+                log: Callable[[str], None] = print, sounddevice=None) -> StreamReport:
+    """Transfer the default (or ``device``) audio input to the output, live, through PortAudio.
+
+    A duplex ``sounddevice.Stream`` at the stream's rate calls back with ``block`` samples
+    at a time; each block goes through :meth:`StreamingTransfer.process` (timed) and out.
+    Runs for ``seconds`` or until Ctrl-C. With ``out``, what was played is also written
+    (atomically, from the main thread: the callback does no file I/O).
+
+    Parameters
+    ----------
+    stream : StreamingTransfer
+    block : int
+        Samples per callback (the device's block size).
+    seconds : float, optional
+        Stop after this long (default: at Ctrl-C).
+    device : str or int, optional
+        PortAudio device (``python -m sounddevice`` lists them); default: the system's.
+    out : path, optional
+        Record the output to this audio file.
+    sounddevice : module, optional
+        The ``sounddevice`` module (tests pass a stand-in; default: imported).
+
+    Returns
+    -------
+    StreamReport
+        With ``xruns``: callbacks PortAudio flagged (input overflow, output underflow).
+
+    Raises
+    ------
+    ConfigError
+        ``block`` under 1, or sounddevice or PortAudio missing.
+    AudioError
+        The device refused the stream (e.g. no device, or it cannot run at 22 050 Hz).
+    """
+    import queue
+
+    from move.audio.io import AudioWriter
+
+    if int(block) < 1:
+        raise ConfigError(f"--block must be at least 1 sample, got {block}")
+    sd = sounddevice or _sounddevice()
+    _warm_up(stream)
+    times: list[float] = []
+    played: queue.SimpleQueue = queue.SimpleQueue()
+    xruns = 0
+
+    def callback(indata, outdata, frames, time_info, status) -> None:
+        nonlocal xruns
+        xruns += bool(status)
+        t0 = time.perf_counter()
+        y = stream.process(np.ascontiguousarray(indata[:, 0], dtype=np.float32))
+        times.append(1000.0 * (time.perf_counter() - t0))
+        outdata[:, 0] = y
+        played.put(y)
+
+    writer = AudioWriter(Path(out), stream.sample_rate) if out is not None else None
+    ok = False
+    try:
+        try:
+            with sd.Stream(samplerate=stream.sample_rate, blocksize=int(block), channels=1, dtype="float32",
+                           callback=callback, device=device):
+                log(f"live: {stream.source} -> {stream.target} ({stream.mode}), latency {stream.latency_ms:.1f} ms "
+                    f"+ {1000.0 * block / stream.sample_rate:.1f} ms per block; "
+                    + (f"{seconds:g} s" if seconds else "Ctrl-C stops"))
+                _drain_while_live(sd, played, writer, seconds)
+        except KeyboardInterrupt:
+            pass
+        except sd.PortAudioError as exc:
+            raise AudioError(f"audio device{f' {device!r}' if device is not None else ''}: {exc}") from None
+        _drain(played, writer)
+        ok = True
+    finally:
+        if writer is not None:
+            writer.close(ok)
+    return StreamReport(stream.latency_ms, np.asarray(times), block / stream.sample_rate,
+                        writer.frames if writer is not None else 0, xruns)
+
+
+def _drain(played, writer) -> None:
+    """Write the played blocks waiting in ``played`` (none without a writer)."""
+    while not played.empty():
+        y = played.get()
+        if writer is not None:
+            writer.write(y)
+
+
+def _drain_while_live(sd, played, writer, seconds: float | None) -> None:
+    """Write what is played every 100 ms, for ``seconds`` or until Ctrl-C."""
+    waited = 0.0
+    while seconds is None or waited < seconds:
+        sd.sleep(100)
+        waited += 0.1
+        _drain(played, writer)
 
 
 #: Seconds at the start of a file that ``move stream`` identifies its instrument by.

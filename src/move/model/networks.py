@@ -303,7 +303,8 @@ class Encoder(_FiLMNetwork):
         nn.init.zeros_(self.logvar.bias)
         self._fuse_generators()
 
-    def forward(self, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, cond: Tensor,
+                films: Sequence[tuple[Tensor, Tensor] | None] | None = None) -> tuple[Tensor, Tensor]:
         """Encode slices.
 
         Parameters
@@ -311,6 +312,9 @@ class Encoder(_FiLMNetwork):
         x : Tensor [B, n_frames, n_bins]
         cond : Tensor [B, cond_dim]
             Source conditioning one-hot.
+        films : list of (gamma, beta), optional
+            The blocks' FiLM parameters when already computed from ``cond`` (they depend
+            on the labels only: :class:`move.model.stream_codec.StreamCodec` keeps them).
 
         Returns
         -------
@@ -322,7 +326,7 @@ class Encoder(_FiLMNetwork):
             raise ValueError(
                 f"encoder: expected slices [B, {cfg.n_frames}, {cfg.n_bins}], got {tuple(x.shape)}"
             )
-        films = self._films(cond)
+        films = self._films(cond) if films is None else films
         h = x.unsqueeze(1)
         for block, film in zip(self.convs, films[:2]):
             h = block(h, cond, film)
@@ -400,7 +404,8 @@ class Decoder(_FiLMNetwork):
         self.tconvs = nn.ModuleList(tconvs)
         self._fuse_generators()
 
-    def forward(self, z: Tensor, cond: Tensor) -> Tensor:
+    def forward(self, z: Tensor, cond: Tensor,
+                films: Sequence[tuple[Tensor, Tensor] | None] | None = None) -> Tensor:
         """Decode latent codes.
 
         Parameters
@@ -408,6 +413,8 @@ class Decoder(_FiLMNetwork):
         z : Tensor [B, latent_dim]
         cond : Tensor [B, cond_dim]
             Target conditioning one-hot.
+        films : list of (gamma, beta), optional
+            The blocks' FiLM parameters when already computed from ``cond``.
 
         Returns
         -------
@@ -416,7 +423,7 @@ class Decoder(_FiLMNetwork):
         cfg = self.config
         if z.dim() != 2 or z.shape[1] != cfg.latent_dim:
             raise ValueError(f"decoder: expected z [B, {cfg.latent_dim}], got {tuple(z.shape)}")
-        films = self._films(cond)
+        films = self._films(cond) if films is None else films
         h = z
         for block, film in zip(self.fcs, films[:4]):
             h = block(h, cond, film)
