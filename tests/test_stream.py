@@ -78,6 +78,13 @@ def test_output_does_not_depend_on_block_size(mode):
     np.testing.assert_allclose(np.concatenate([*out, stream.flush()]), reference, rtol=0, atol=1e-3 * peak)
 
 
+def test_warm_up_leaves_a_fresh_stream():
+    x = harmonic_note(69, TIMBRES["Fl"], duration=0.5, seed=0)
+    warmed = _stream()
+    warmed.warm_up()
+    np.testing.assert_array_equal(_run(warmed, x, 512), _run(_stream(), x, 512))
+
+
 @pytest.mark.parametrize("mode", ["default", "low-latency"])
 def test_latency_is_exact(mode):
     """An onset at input sample t: the output is silent until the first frame whose window

@@ -131,17 +131,20 @@ class OverlapAdd:
         return (self.out / self.weight.clamp_min(1e-6))[g.pad_front : g.pad_front + g.frames]
 
 
-def gate_gain(logmag: torch.Tensor, peak: float | None = None) -> torch.Tensor:
+def gate_gain(logmag: torch.Tensor, peak: float | torch.Tensor | None = None) -> torch.Tensor:
     """Per-frame gain ``[frames]`` of the output gate: 0 for frames more than
     :data:`GATE_DB` under the input's peak, rising to 1 over the 10 dB above.
 
     ``peak`` is the loudest frame's :func:`peak_level` when ``logmag`` is a piece of a longer
-    input (default: that of ``logmag``)."""
+    input (default: that of ``logmag``), or one per frame (a stream: the loudest so far)."""
     level = peak_level(logmag)
-    peak = float(level.max()) if peak is None else float(peak)
     gate_nat = GATE_DB / 20.0 * np.log(10.0)
     fade_nat = 10.0 / 20.0 * np.log(10.0)
-    return ((level - (peak - gate_nat)) / fade_nat).clamp(0.0, 1.0)
+    if isinstance(peak, torch.Tensor) and peak.numel() > 1:  # as a scalar peak: the threshold in double
+        threshold = (peak.to(torch.float64) - gate_nat).to(level.dtype)
+    else:
+        threshold = (float(level.max()) if peak is None else float(peak)) - gate_nat
+    return ((level - threshold) / fade_nat).clamp(0.0, 1.0)
 
 
 def peak_level(logmag: torch.Tensor) -> torch.Tensor:
@@ -151,13 +154,15 @@ def peak_level(logmag: torch.Tensor) -> torch.Tensor:
 
 def frame_level(logmag: torch.Tensor) -> torch.Tensor:
     """Log of each frame's L2 magnitude norm (natural-log magnitudes ``[frames, bins]``)."""
-    return 0.5 * torch.logsumexp(2.0 * logmag, dim=-1)
+    level = torch.log(torch.linalg.vector_norm(torch.exp(logmag), dim=-1))  # 4x faster than logsumexp
+    if bool(torch.isfinite(level).all()):
+        return level
+    return 0.5 * torch.logsumexp(2.0 * logmag, dim=-1)  # magnitudes beyond float32's range
 
 
 def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int = 1,
                     max_boost_db: float = 12.0, floor: float | None = None, peak_frames: int = 0,
-                    joins: np.ndarray | None = None, last: int | None = None,
-                    levels: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                    joins: np.ndarray | None = None) -> torch.Tensor:
     """Scale each frame of ``output`` to the level of ``reference`` (log magnitudes).
 
     Cuts are unlimited (rests and gaps stay quiet), boosts are limited to
@@ -171,26 +176,40 @@ def follow_envelope(reference: torch.Tensor, output: torch.Tensor, smooth: int =
     restores an onset the decoder smears) go only to the bins that carry the frame's level,
     within :data:`ENVELOPE_FULL_DB` of its loudest; the quieter bins get the gain without
     them (:func:`opening`), so the lift does not raise them above both notes as a
-    broadband line. Otherwise the spectral shape of each frame is unchanged. With ``last``,
-    only the last ``last`` frames are returned (and computed; the gain still sees every
-    frame): a stream's newest frames after the ones it has already output. ``levels``:
-    :func:`frame_level` of ``reference`` and of ``output`` when the caller has them.
+    broadband line. Otherwise the spectral shape of each frame is unchanged.
+
+    The two steps are :func:`envelope_gain` (per frame, from the frame levels) and
+    :func:`apply_envelope` (per bin); a stream calls them apart.
     """
-    ref_level, out_level = levels if levels is not None else (frame_level(reference), frame_level(output))
-    gain = ref_level - out_level
-    gain = gain.clamp(max=max_boost_db / 20.0 * float(np.log(10.0)))
+    gain, base = envelope_gain(frame_level(reference), frame_level(output), max_boost_db=max_boost_db,
+                               smooth=smooth, peak_frames=peak_frames, joins=joins)
+    return apply_envelope(output, gain, base, floor)
+
+
+def envelope_gain(ref_level: torch.Tensor, out_level: torch.Tensor, max_boost_db: float = 12.0, smooth: int = 1,
+                  peak_frames: int = 0, joins: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The per-frame gain ``[frames]`` of :func:`follow_envelope` (natural log) from the
+    :func:`frame_level` of its reference and output, and, with ``peak_frames``, its base:
+    the gain without its narrow peaks where ``joins`` is true (else ``None``)."""
+    gain = (ref_level - out_level).clamp(max=max_boost_db / 20.0 * float(np.log(10.0)))
     if smooth > 1:
         kernel = torch.ones(1, 1, smooth) / smooth
         gain = torch.nn.functional.conv1d(gain[None, None], kernel, padding=smooth // 2)[0, 0]
-        gain = gain[: output.shape[0]]
-    if peak_frames > 0:
-        base = opening(gain, peak_frames)
-        if joins is not None:
-            base = torch.where(torch.as_tensor(np.asarray(joins, dtype=bool)), base, gain)
-    if last is not None:
-        output, gain = output[-last:], gain[-last:]
-        base = base[-last:] if peak_frames > 0 else None
-    if peak_frames > 0:
+        gain = gain[: ref_level.shape[0]]
+    if peak_frames <= 0:
+        return gain, None
+    base = opening(gain, peak_frames)
+    if joins is not None:
+        base = torch.where(torch.as_tensor(np.asarray(joins, dtype=bool)), base, gain)
+    return gain, base
+
+
+def apply_envelope(output: torch.Tensor, gain: torch.Tensor, base: torch.Tensor | None = None,
+                   floor: float | None = None) -> torch.Tensor:
+    """``output [frames, bins]`` scaled by :func:`envelope_gain`'s ``gain`` and ``base``
+    ``[frames]``: the whole gain to the bins within :data:`ENVELOPE_FULL_DB` of the frame's
+    loudest, the base to those further down (see :func:`follow_envelope`)."""
+    if base is not None:
         below = output.max(dim=1, keepdim=True).values - output  # nepers under the loudest bin
         full = (1.0 - below / (ENVELOPE_FULL_DB / 20.0 * float(np.log(10.0)))).clamp(0.0, 1.0)
         gain = base[:, None] + (gain - base)[:, None] * full

@@ -58,7 +58,8 @@ from move.engine import (
     JOIN_RISE_SECONDS,
     OverlapAdd,
     SliceGrid,
-    follow_envelope,
+    apply_envelope,
+    envelope_gain,
     frame_level,
     join_frames,
     peak_level,
@@ -95,7 +96,6 @@ class _Frames:
     logmag: dict  # input compressed magnitudes [bins] (torch)
     x: dict  # normalised [bins] (torch)
     midi: dict  # conditioning note
-    decoded: dict  # decoded compressed magnitudes before the envelope [bins] (torch)
     level: dict  # frame_level of logmag (torch scalar)
     decoded_level: dict  # frame_level of decoded (torch scalar)
 
@@ -143,6 +143,8 @@ class StreamingTransfer:
         self._codec = StreamCodec.for_model(model.model)
         self.source, self.target = model.instrument(source), model.instrument(target)
         self._src, self._tgt = model.instruments.index(self.source), model.instruments.index(self.target)
+        self._codec.prepare("encoder", self._src)  # every note's FiLM parameters, ahead of time
+        self._codec.prepare("decoder", self._tgt)
         self.sample_rate = int(sample_rate)
         self.pitch = None if pitch is None else parse_pitch(pitch)
         self.texture = texture and model.bundle.texture is not None
@@ -165,6 +167,14 @@ class StreamingTransfer:
         """Algorithmic latency in milliseconds (:attr:`latency_samples`)."""
         return 1000.0 * self.latency_samples / self.sample_rate
 
+    def warm_up(self) -> None:
+        """Run a little silence through the stream, then :meth:`reset`: the first real
+        blocks then cost what the others do (the codec traced and optimised, the compiled
+        phase reconstruction loaded, torch awake). Call it before a live stream starts."""
+        for _ in range(3):
+            self.process(np.zeros(self.latency_samples + self.n_fft, dtype=np.float32))
+        self.reset()
+
     def reset(self) -> None:
         """Start a new stream (the model and the settings are kept)."""
         self._input = np.zeros(self.n_fft // 2, dtype=np.float32)  # the analysis's zero padding
@@ -174,7 +184,7 @@ class StreamingTransfer:
         self._analysed = 0  # frames analysed
         self._final = 0  # frames decoded and final
         self._next_slice = -(self.n - self.slice_hop)  # start of the next slice to decode (SliceGrid's)
-        self._f = _Frames({}, {}, {}, {}, {}, {})
+        self._f = _Frames({}, {}, {}, {}, {})
         self._forgotten = -self.n  # frames before this one are forgotten
         self._labels: dict[int, tuple[int, int, int]] = {}
         self._held: int | None = self.pitch
@@ -234,12 +244,13 @@ class StreamingTransfer:
     def _feed(self, block: np.ndarray) -> np.ndarray:
         self._input = np.concatenate([self._input, block])
         self._received += len(block)
+        ready = max(0, (self._received - self.n_fft // 2) // self.hop + 1) - self._analysed  # frames complete
+        if ready > 0:
+            self._analyse_frames(ready)
         starts = []  # slices completed by this block: coded together (one batch)
-        while (self._analysed * self.hop + self.n_fft // 2) <= self._received:
-            self._analyse_frame()
-            while self._next_slice + self.n <= self._analysed:
-                starts.append(self._next_slice)
-                self._next_slice += self.slice_hop
+        while self._next_slice + self.n <= self._analysed:
+            starts.append(self._next_slice)
+            self._next_slice += self.slice_hop
         if starts:
             self._code_slices(starts)
         keep = self._analysed * self.hop - self.n_fft // 2 - PITCH_WINDOW  # next frame's first sample needed
@@ -258,16 +269,17 @@ class StreamingTransfer:
         seg = self._input[max(0, first - self._input_start) : stop - self._input_start]
         return np.concatenate([np.zeros(lead, dtype=np.float32), seg]) if lead else seg
 
-    def _analyse_frame(self) -> None:
-        i, fe = self._analysed, self.frontend
-        centre = i * self.hop
-        seg = torch.from_numpy(self._samples(centre - self.n_fft // 2, centre + self.n_fft // 2).copy())
-        logmag = torch.log(torch.fft.rfft(seg * self._window).abs() + fe.config.log_floor)
-        f = self._f
-        f.logmag[i], f.x[i], f.level[i] = logmag, fe.normalize(logmag[None])[0], frame_level(logmag[None])[0]
-        f.midi[i] = self._frame_pitch(centre, float(logmag.max()))
-        self._analysed += 1
-        if i == 0:  # the slices before the start see the compression's floor, at frame 0's pitch
+    def _analyse_frames(self, count: int) -> None:
+        """Analyse the next ``count`` frames (their last samples have arrived), together."""
+        first, fe, f, half = self._analysed, self.frontend, self._f, self.n_fft // 2
+        segs = np.stack([self._samples(i * self.hop - half, i * self.hop + half) for i in range(first, first + count)])
+        logmag = torch.log(torch.fft.rfft(torch.from_numpy(segs) * self._window).abs() + fe.config.log_floor)
+        x, level, loudest = fe.normalize(logmag), frame_level(logmag), logmag.max(dim=1).values.tolist()
+        for j, i in enumerate(range(first, first + count)):
+            f.logmag[i], f.x[i], f.level[i] = logmag[j], x[j], level[j]
+            f.midi[i] = self._frame_pitch(i * self.hop, loudest[j])
+        self._analysed += count
+        if first == 0:  # the slices before the start see the compression's floor, at frame 0's pitch
             for j in range(-(self.n - self.slice_hop), 0):
                 f.x[j], f.midi[j] = self._floor_x, f.midi[0]
 
@@ -306,21 +318,22 @@ class StreamingTransfer:
         top = len(m.octaves) - 1
         dec = self._codec.decode(mu, [self._tgt] * len(starts), pcs,
                                  [min(max(o + shift, 0), top) for _, o, shift in labels])
-        for b, (s, (_, _, shift)) in enumerate(zip(starts, labels)):
-            d = dec[b : b + 1]
-            if shift:  # decoded octaves away from the true pitch: move it back
-                d = fe.normalize(fe.transpose(fe.denormalize(d), torch.tensor([-float(shift)])))
-            self._place_slice(s, d)
+        shifted = [b for b, (_, _, shift) in enumerate(labels) if shift]
+        for b in shifted:  # decoded octaves away from the true pitch: move it back
+            d = fe.transpose(fe.denormalize(dec[b : b + 1]), torch.tensor([-float(labels[b][2])]))
+            dec[b : b + 1] = fe.normalize(d)
+        if self.mode == "low-latency":  # each slice gives its newest frame: consecutive frames
+            self._finish(starts[0] + self.n - 1, dec[:, -1], causal=True)
+            return
+        for b, s in enumerate(starts):
+            self._overlap_add(s, dec[b : b + 1])
 
-    def _place_slice(self, s: int, dec: torch.Tensor) -> None:
-        """The decoded slice ``dec [1, n, bins]`` starting at frame ``s``: overlap-added
-        (default) or its newest frame (low-latency); the frames it completes are finished."""
+    def _overlap_add(self, s: int, dec: torch.Tensor) -> None:
+        """Overlap-add the decoded slice ``dec [1, n, bins]`` starting at frame ``s``
+        (default mode) and finish the frames it completes."""
         m, f = self.model, self._f
         frames = range(s, s + self.n)
         c = self.n // 2
-        if self.mode == "low-latency":
-            self._finish(s + self.n - 1, dec[0, -1:])
-            return
         cond = m.conditioning(np.array([f.midi[j] for j in frames]), self.n)
         key = cond.pitch_class * 16 + cond.octave_index
         self._join.add(np.zeros(1, dtype=np.int64), dec, torch.where(torch.as_tensor(key == key[c]), 1.0, 1e-3)[None])
@@ -341,35 +354,53 @@ class StreamingTransfer:
             self._labels[midi] = (int(cond.pitch_class[0]), int(cond.octave_index[0]), shift)
         return self._labels[midi]
 
-    def _finish(self, first: int, decoded: torch.Tensor) -> None:
+    def _finish(self, first: int, decoded: torch.Tensor, causal: bool = False) -> None:
         """Frames ``first ..`` decoded (normalised ``[k, bins]``): envelope, texture, gate,
-        phase and synthesis; their final samples go to the output."""
+        phase and synthesis; their final samples go to the output. ``causal``: each frame's
+        envelope and gate see no frame after it (the low-latency mode's frames are final one
+        at a time; the default mode's ``hop`` at a time)."""
         f, fe = self._f, self.frontend
         k = decoded.shape[0]
         rows = fe.denormalize(decoded)
-        for j, (row, level) in enumerate(zip(rows, frame_level(rows))):
-            f.decoded[first + j], f.decoded_level[first + j] = row, level
-        lo = max(0, first + k - (4 * self._reach + k))
-        frames = range(lo, first + k)
-        ref = torch.stack([f.logmag[j] for j in frames])
-        dec = torch.stack([f.decoded[j] for j in frames])
-        levels = torch.stack([f.level[j] for j in frames]), torch.stack([f.decoded_level[j] for j in frames])
-        labels = np.array([f.midi[j] for j in frames])
-        joins = join_frames(labels, levels[0].numpy(), 2 * self._reach, self._rise)
-        y = follow_envelope(ref, dec, smooth=1, max_boost_db=SOLO_MAX_BOOST_DB, floor=fe.config.log_floor,
-                            peak_frames=self._reach, joins=joins, last=k, levels=levels)
+        for j, level in enumerate(frame_level(rows)):
+            f.decoded_level[first + j] = level
+        gain, base = self._envelope_gain(first, k, causal)
+        y = apply_envelope(rows, gain, base, fe.config.log_floor)
         if self.texture:
             y = scale_magnitudes(y, self._texture(first, y), fe.config.log_floor)
-        self._gate_peak = max(self._gate_peak, float(peak_level(ref[-k:]).max()))  # the loudest so far
-        y = self.model._gate(ref[-k:], y, self._gate_peak)
+        ref = torch.stack([f.logmag[j] for j in range(first, first + k)])
+        peaks = peak_level(ref).double()
+        if causal and k > 1:  # the loudest so far, at each frame
+            loudest = torch.cummax(torch.cat([torch.tensor([self._gate_peak], dtype=torch.float64), peaks]), 0)
+            gate_peak = loudest.values[1:]
+            self._gate_peak = float(gate_peak[-1])
+        else:
+            self._gate_peak = gate_peak = max(self._gate_peak, float(peaks.max()))
+        y = self.model._gate(ref, y, gate_peak)
         mags = fe.magnitude(y).double().numpy()
         self._out = np.concatenate([self._out, *[self._synth.add_magnitude(row) for row in mags]])
         self._final = first + k
         needed = min(self._final - 4 * self._reach - self.n, self._next_slice)
         for j in range(self._forgotten, needed):  # forget the frames no step needs any more
-            for store in (f.logmag, f.x, f.midi, f.decoded, f.level, f.decoded_level):
+            for store in (f.logmag, f.x, f.midi, f.level, f.decoded_level):
                 store.pop(j, None)
         self._forgotten = max(self._forgotten, needed)
+
+    def _envelope_gain(self, first: int, k: int, causal: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`~move.engine.envelope_gain` of frames ``first .. first + k - 1``, over the
+        last ``4 * reach`` frames before them and, unless ``causal``, the ``k`` frames together."""
+        f, take = self._f, 1 if causal else k
+        gains, bases = [], []
+        for end in range(first + 1, first + k + 1) if causal else (first + k,):
+            frames = range(max(0, end - (4 * self._reach + take)), end)
+            ref_level = torch.stack([f.level[j] for j in frames])
+            out_level = torch.stack([f.decoded_level[j] for j in frames])
+            joins = join_frames(np.array([f.midi[j] for j in frames]), ref_level.numpy(), 2 * self._reach, self._rise)
+            gain, base = envelope_gain(ref_level, out_level, max_boost_db=SOLO_MAX_BOOST_DB,
+                                       peak_frames=self._reach, joins=joins)
+            gains.append(gain[-take:])
+            bases.append(base[-take:])
+        return torch.cat(gains), torch.cat(bases)
 
     def _texture(self, first: int, y: torch.Tensor) -> torch.Tensor:
         """Texture of frames ``first ..`` ``[k, bins]`` (:meth:`move.transfer.TimbreModel._texture`,
@@ -476,7 +507,7 @@ def stream_file(stream: StreamingTransfer, path: str | os.PathLike, out: str | o
     if int(block) < 1:
         raise ConfigError(f"--block must be at least 1 sample, got {block}")
     audio, _ = load_audio(path, sr=stream.sample_rate)
-    _warm_up(stream)
+    stream.warm_up()
     times, written = [], 0
     writer = AudioWriter(Path(out), stream.sample_rate)
     ok = False
@@ -550,7 +581,7 @@ def stream_live(stream: StreamingTransfer, *, block: int = 512, seconds: float |
     if int(block) < 1:
         raise ConfigError(f"--block must be at least 1 sample, got {block}")
     sd = sounddevice or _sounddevice()
-    _warm_up(stream)
+    stream.warm_up()
     times: list[float] = []
     played: queue.SimpleQueue = queue.SimpleQueue()
     xruns = 0
@@ -627,8 +658,4 @@ def stream_source(model: TimbreModel, path: Path, source: str | None, pitch: str
     return identify_file(model, path, start, sr, None if pitch is None else parse_pitch(pitch), log, None)
 
 
-def _warm_up(stream: StreamingTransfer) -> None:
-    """One slice through the stream (loads the compiled phase reconstruction, wakes torch),
-    then a fresh start."""
-    stream.process(np.zeros(stream.latency_samples + stream.n_fft, dtype=np.float32))
-    stream.reset()
+

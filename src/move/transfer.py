@@ -396,10 +396,10 @@ class TimbreModel:
         near = decoded >= decoded.max(dim=1, keepdim=True).values - TEXTURE_RANGE_DB / 20.0 * float(np.log(10.0))
         return noise * scale * near
 
-    def _gate(self, inp: torch.Tensor, out: torch.Tensor, peak: float | None = None) -> torch.Tensor:
+    def _gate(self, inp: torch.Tensor, out: torch.Tensor, peak: float | torch.Tensor | None = None) -> torch.Tensor:
         """Silence the output where the input is silent (more than :data:`GATE_DB` under
-        its peak, or under ``peak``), fading its gain in over the 10 dB above; the input
-        never leaks through."""
+        its peak, or under ``peak``: one, or one per frame), fading its gain in over the
+        10 dB above; the input never leaks through."""
         g = gate_gain(inp, peak)[:, None]
         floor = float(np.log(self.frontend.config.log_floor))
         return torch.clamp(out + torch.log(g.clamp_min(1e-6)), min=floor)
