@@ -14,10 +14,13 @@ whole spectrogram, frame by frame as the audio arrives:
    the source and decoded under the target as soon as its last frame is analysed, and
    overlap-added (:class:`move.engine.OverlapAdd`); a frame is final when the last slice
    that covers it is added. In the low-latency mode a slice ends at every frame, and each
-   frame is the newest frame of the slice that ends at it (no look-ahead at all);
-4. the input's envelope (:func:`move.engine.follow_envelope`, over the frames up to the
-   newest final one), the target's texture (:mod:`move.audio.texture`), the gate
-   (:meth:`~move.transfer.TimbreModel._gate`, against the loudest input frame so far);
+   frame is the newest frame of the slice that ends at it (no look-ahead at all), coded
+   with that frame's note. The slices a block completes go through
+   :class:`move.model.stream_codec.StreamCodec` in one batch;
+4. the input's envelope (:func:`move.engine.envelope_gain` over the frames up to the
+   newest final one, then :func:`move.engine.apply_envelope`), the target's texture
+   (:mod:`move.audio.texture`), the gate (:meth:`~move.transfer.TimbreModel._gate`, against
+   the loudest input frame so far);
 5. phase: real-time PGHI, no look-ahead, and overlap-add synthesis
    (:class:`move.audio.rtpghi.StreamingSynthesis`).
 
