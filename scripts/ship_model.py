@@ -5,7 +5,8 @@
         [--out src/move/assets/default_model.pt]
 
 The training command and data are already in the file (``move train`` records them); this
-adds the hardware and writes the file with float16 weights (about half the size), then
+adds the hardware, keeps only the name of the training data's folder (as the recipe calls
+it, not the training machine's path), and writes the file with float16 weights (about half the size), then
 loads it back and compares a transfer of an example note with the float32 file's.
 """
 
@@ -29,6 +30,9 @@ def main() -> None:
     args = ap.parse_args()
     bundle = load_model_file(args.model)
     bundle.info = {**bundle.info, "hardware": args.hardware, **({"recipe": args.recipe} if args.recipe else {})}
+    data = bundle.info.get("data")
+    if isinstance(data, dict) and data.get("path"):  # the training machine's folder means nothing to users:
+        bundle.info["data"] = {**data, "path": Path(data["path"]).name}  # keep the recipe's name for it
     save_model(bundle, args.out, half=True)
     from move.audio.io import load_audio
     from move.demo import example_notes
