@@ -278,22 +278,33 @@ class StreamingTransfer:
         segs = np.stack([self._samples(i * self.hop - half, i * self.hop + half) for i in range(first, first + count)])
         logmag = torch.log(torch.fft.rfft(torch.from_numpy(segs) * self._window).abs() + fe.config.log_floor)
         x, level, loudest = fe.normalize(logmag), frame_level(logmag), logmag.max(dim=1).values.tolist()
-        for j, i in enumerate(range(first, first + count)):
-            f.logmag[i], f.x[i], f.level[i] = logmag[j], x[j], level[j]
-            f.midi[i] = self._frame_pitch(i * self.hop, loudest[j])
+        for j, (i, note) in enumerate(zip(range(first, first + count), self._frame_notes(first, loudest))):
+            f.logmag[i], f.x[i], f.level[i], f.midi[i] = logmag[j], x[j], level[j], note
         self._analysed += count
         if first == 0:  # the slices before the start see the compression's floor, at frame 0's pitch
             for j in range(-(self.n - self.slice_hop), 0):
                 f.x[j], f.midi[j] = self._floor_x, f.midi[0]
 
-    def _frame_pitch(self, centre: int, level: float) -> int:
-        """The conditioning note of the frame centred on ``centre`` (see :data:`PITCH_WINDOW`)."""
-        self._peak = max(self._peak, level)
+    def _frame_notes(self, first: int, loudest: list[float]) -> list[int]:
+        """The conditioning notes of frames ``first ..`` (``loudest``: their loudest bins):
+        YIN on the last :data:`PITCH_WINDOW` samples of each frame that is not quiet, all in
+        one batch, then the hysteresis frame by frame."""
+        quiet_nat = PITCH_QUIET_DB / 20.0 * math.log(10.0)
+        heard = []
+        for j, level in enumerate(loudest):
+            self._peak = max(self._peak, level)
+            if level >= self._peak - quiet_nat:
+                heard.append(j)
         if self.pitch is not None:
-            return self.pitch
-        quiet = level < self._peak - PITCH_QUIET_DB / 20.0 * math.log(10.0)
-        est = None if quiet else _yin_midi(self._samples(centre + self.n_fft // 2 - PITCH_WINDOW,
-                                                         centre + self.n_fft // 2), self.sample_rate, *self._periods)
+            return [self.pitch] * len(loudest)
+        ends = [(first + j) * self.hop + self.n_fft // 2 for j in heard]
+        found = _yin_midi(np.stack([self._samples(e - PITCH_WINDOW, e) for e in ends]) if ends else
+                          np.zeros((0, PITCH_WINDOW), dtype=np.float32), self.sample_rate, *self._periods)
+        estimates = dict(zip(heard, found))
+        return [self._hold(estimates.get(j)) for j in range(len(loudest))]
+
+    def _hold(self, est: float | None) -> int:
+        """The held note after a frame whose estimate is ``est`` (MIDI, None: unvoiced or quiet)."""
         if est is not None:
             note = int(round(est))
             if self._held is None:
@@ -447,19 +458,23 @@ def _latency(n_fft: int, hop: int, n: int, slice_hop: int, mode: str) -> int:
     return worst
 
 
-def _yin_midi(y: np.ndarray, sr: int, min_period: int, max_period: int) -> float | None:
-    """MIDI pitch (fractional) of ``y`` by YIN, or None when it is unvoiced."""
-    if not np.any(y):
-        return None
-    cmnd = yin_cmnd(y[None].astype(np.float64), min_period, max_period)
-    below = np.flatnonzero(cmnd[0] < YIN_THRESHOLD)
-    if below.size == 0:
-        return None
-    k = int(below[0])
-    while k + 1 < cmnd.shape[1] and cmnd[0, k + 1] < cmnd[0, k]:
-        k += 1
-    period = min_period + k + float(_parabolic_shifts(cmnd)[0, k])
-    return 69.0 + 12.0 * math.log2(sr / period / 440.0)
+def _yin_midi(y: np.ndarray, sr: int, min_period: int, max_period: int) -> list[float | None]:
+    """MIDI pitch (fractional) of each row of ``y [n, samples]`` by YIN, None where unvoiced."""
+    out: list[float | None] = [None] * len(y)
+    rows = [r for r in range(len(y)) if np.any(y[r])]
+    if not rows:
+        return out
+    cmnd = yin_cmnd(y[rows].astype(np.float64), min_period, max_period)
+    shifts = _parabolic_shifts(cmnd)
+    for row, c, shift in zip(rows, cmnd, shifts):
+        below = np.flatnonzero(c < YIN_THRESHOLD)
+        if below.size == 0:
+            continue
+        k = int(below[0])
+        while k + 1 < len(c) and c[k + 1] < c[k]:
+            k += 1
+        out[row] = 69.0 + 12.0 * math.log2(sr / (min_period + k + float(shift[k])) / 440.0)
+    return out
 
 
 # ---------------------------------------------------------------------- files
