@@ -234,20 +234,17 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
     _check_stream_args(args)
     model = load_model(args.model)
+    # a live input cannot be identified before it plays: --live has its --from
+    source = args.source if args.live else stream_source(model, Path(args.input), args.source, args.pitch, log=print)
+    stream = StreamingTransfer(model, source, args.to, pitch=args.pitch, mode=args.mode, texture=not args.no_texture)
     if args.live:
-        stream = StreamingTransfer(model, args.source, args.to, pitch=args.pitch, mode=args.mode,
-                                   texture=not args.no_texture)
         report = stream_live(stream, block=args.block, seconds=args.seconds, device=args.device,
                              out=args.out and Path(args.out))
         if args.out:
             print(f"live ({stream.source} -> {stream.target}, {args.mode}) -> {args.out}")
-        print(report.describe())
-        return 0
-    source = stream_source(model, Path(args.input), args.source, args.pitch, log=print)
-    stream = StreamingTransfer(model, source, args.to, pitch=args.pitch, mode=args.mode,
-                               texture=not args.no_texture)
-    report = stream_file(stream, Path(args.input), Path(args.out), block=args.block)
-    print(f"{Path(args.input).name} ({source} -> {stream.target}, {args.mode}) -> {args.out}")
+    else:
+        report = stream_file(stream, Path(args.input), Path(args.out), block=args.block)
+        print(f"{Path(args.input).name} ({source} -> {stream.target}, {args.mode}) -> {args.out}")
     print(report.describe())
     return 0
 

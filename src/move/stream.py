@@ -70,7 +70,7 @@ from move.engine import (
 )
 from move.errors import AudioError, ConfigError
 from move.model.stream_codec import StreamCodec
-from move.transfer import SOLO_MAX_BOOST_DB, TEXTURE_RANGE_DB, TimbreModel
+from move.transfer import SOLO_MAX_BOOST_DB, TimbreModel
 
 __all__ = ["StreamingTransfer", "StreamReport", "stream_file", "stream_live", "stream_source", "MODES"]
 
@@ -157,6 +157,7 @@ class StreamingTransfer:
         self.slice_hop = model.solo_slice_hop if mode == "default" else 1
         lo, hi = model.tracking_range(self.source)
         self._periods = (max(2, int(self.sample_rate / hi)), min(PITCH_WINDOW // 2 - 1, int(self.sample_rate / lo) + 1))
+        self._start_note = int(round(69 + 12 * math.log2(math.sqrt(lo * hi) / 440.0)))  # before any voiced frame
         self._reach = round(ENVELOPE_PEAK_SECONDS * fe.frame_rate)
         self._rise = round(JOIN_RISE_SECONDS * fe.frame_rate)
         self._floor_log = float(np.log(fe.config.log_floor))
@@ -298,8 +299,8 @@ class StreamingTransfer:
         if self.pitch is not None:
             return [self.pitch] * len(loudest)
         ends = [(first + j) * self.hop + self.n_fft // 2 for j in heard]
-        found = _yin_midi(np.stack([self._samples(e - PITCH_WINDOW, e) for e in ends]) if ends else
-                          np.zeros((0, PITCH_WINDOW), dtype=np.float32), self.sample_rate, *self._periods)
+        segments = [self._samples(e - PITCH_WINDOW, e) for e in ends]
+        found = _yin_midi(np.stack(segments), self.sample_rate, *self._periods) if segments else []
         estimates = dict(zip(heard, found))
         return [self._hold(estimates.get(j)) for j in range(len(loudest))]
 
@@ -314,10 +315,7 @@ class StreamingTransfer:
                 self._candidate = (note, count)
                 if count >= PITCH_CONFIRM:
                     self._held = note
-        if self._held is None:  # nothing voiced yet: the middle of the source's range
-            lo, hi = self.model.tracking_range(self.source)
-            return int(round(69 + 12 * math.log2(math.sqrt(lo * hi) / 440.0)))
-        return self._held
+        return self._start_note if self._held is None else self._held  # nothing voiced yet: mid-range
 
     @torch.no_grad()
     def _code_slices(self, starts: list[int]) -> None:
@@ -419,18 +417,17 @@ class StreamingTransfer:
     def _texture(self, first: int, y: torch.Tensor) -> torch.Tensor:
         """Texture of frames ``first ..`` ``[k, bins]`` (:meth:`move.transfer.TimbreModel._texture`,
         its noise drawn :data:`NOISE_CHUNK` frames at a time)."""
-        from move.audio.texture import texture_noise, texture_scale
+        from move.audio.texture import texture_noise
 
-        tex = self.model.bundle.texture
+        rho = self.model.bundle.texture["rho"][self._tgt]
         rows = []
         for j in range(first, first + y.shape[0]):
             chunk = j // NOISE_CHUNK
             if chunk not in self._noise:
                 gen = torch.Generator().manual_seed(self.seed + chunk)
-                self._noise = {chunk: texture_noise(NOISE_CHUNK, y.shape[1], tex["rho"][self._tgt], generator=gen)}
+                self._noise = {chunk: texture_noise(NOISE_CHUNK, y.shape[1], rho, generator=gen)}
             rows.append(self._noise[chunk][j % NOISE_CHUNK])
-        near = y >= y.max(dim=1, keepdim=True).values - TEXTURE_RANGE_DB / 20.0 * math.log(10.0)
-        return torch.stack(rows) * texture_scale(y, tex["std"][self._tgt]) * near
+        return self.model._shape_texture(torch.stack(rows), y, self._tgt)
 
 
 def _scaled_window(n_fft: int) -> np.ndarray:
@@ -480,7 +477,7 @@ def _yin_midi(y: np.ndarray, sr: int, min_period: int, max_period: int) -> list[
 # ---------------------------------------------------------------------- files
 @dataclass
 class StreamReport:
-    """What :func:`stream_file` measured."""
+    """What :func:`stream_file` or :func:`stream_live` measured."""
 
     latency_ms: float
     block_ms: np.ndarray  # processing time of each block (ms)
@@ -522,8 +519,7 @@ def stream_file(stream: StreamingTransfer, path: str | os.PathLike, out: str | o
     """
     from move.audio.io import AudioWriter, load_audio
 
-    if int(block) < 1:
-        raise ConfigError(f"--block must be at least 1 sample, got {block}")
+    _check_block(block)
     audio, _ = load_audio(path, sr=stream.sample_rate)
     stream.warm_up()
     times, written = [], 0
@@ -543,6 +539,12 @@ def stream_file(stream: StreamingTransfer, path: str | os.PathLike, out: str | o
     finally:
         writer.close(ok)
     return StreamReport(stream.latency_ms, np.asarray(times), block / stream.sample_rate, written)
+
+
+def _check_block(block: int) -> None:
+    """A one-line error for a block size under 1 sample."""
+    if int(block) < 1:
+        raise ConfigError(f"--block must be at least 1 sample, got {block}")
 
 
 def _sounddevice():
@@ -596,8 +598,7 @@ def stream_live(stream: StreamingTransfer, *, block: int = 512, seconds: float |
 
     from move.audio.io import AudioWriter
 
-    if int(block) < 1:
-        raise ConfigError(f"--block must be at least 1 sample, got {block}")
+    _check_block(block)
     sd = sounddevice or _sounddevice()
     stream.warm_up()
     times: list[float] = []

@@ -386,13 +386,21 @@ class TimbreModel:
     def _texture(self, decoded: torch.Tensor, instrument: int, seed: int) -> torch.Tensor:
         """Fluctuations ``[frames, bins]`` for a decoded spectrogram, with the frame-to-frame
         statistics of ``instrument`` at each bin's band and level (:mod:`move.audio.texture`)."""
-        from move.audio.texture import texture_noise, texture_scale
+        from move.audio.texture import texture_noise
 
         tex = self.bundle.texture
         assert tex is not None
         gen = torch.Generator().manual_seed(int(seed))
         noise = texture_noise(decoded.shape[0], decoded.shape[1], tex["rho"][instrument], generator=gen)
-        scale = texture_scale(decoded, tex["std"][instrument])
+        return self._shape_texture(noise, decoded, instrument)
+
+    def _shape_texture(self, noise: torch.Tensor, decoded: torch.Tensor, instrument: int) -> torch.Tensor:
+        """Unit fluctuations ``noise [frames, bins]`` scaled to ``instrument``'s statistics at
+        each point of ``decoded``, on the bins within :data:`TEXTURE_RANGE_DB` of each frame's
+        loudest (the others get none). A stream draws its noise its own way."""
+        from move.audio.texture import texture_scale
+
+        scale = texture_scale(decoded, self.bundle.texture["std"][instrument])
         near = decoded >= decoded.max(dim=1, keepdim=True).values - TEXTURE_RANGE_DB / 20.0 * float(np.log(10.0))
         return noise * scale * near
 

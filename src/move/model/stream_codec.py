@@ -120,11 +120,14 @@ class StreamCodec:
         """Compute and keep the FiLM parameters of ``part`` (``"encoder"`` or ``"decoder"``)
         for every pitch class and octave under ``instrument``, in one batch: a stream then
         spends nothing on them when a new note starts (one at a time, 0.3 ms each)."""
-        cfg = self.model.config
-        labels = [(instrument, pc, o) for pc in range(12) for o in range(cfg.n_octaves)
+        labels = [(instrument, pc, o) for pc in range(12) for o in range(self.model.config.n_octaves)
                   if (part, instrument, pc, o) not in self._films]
-        if not labels:
-            return
+        if labels:
+            self._keep(part, labels)
+
+    def _keep(self, part: str, labels: list[tuple[int, int, int]]) -> None:
+        """Compute the one-hot conditioning and the flat FiLM parameters of ``part`` for each
+        ``(instrument, pitch class, octave)`` of ``labels``, in one batch, and keep them."""
         inst, pcs, octs = (torch.tensor(v) for v in zip(*labels))
         cond = self.model.condition(inst, pcs, octs)
         films = [t for pair in getattr(self.model, part)._films(cond) if pair is not None for t in pair]
@@ -148,11 +151,7 @@ class StreamCodec:
         """The one-hot conditioning and the flat FiLM parameters of ``part`` under the labels (kept)."""
         key = (part, instrument, pitch_class, octave)
         if key not in self._films:
-            cond = self.model.condition(torch.tensor([instrument]), torch.tensor([pitch_class]),
-                                        torch.tensor([octave]))
-            films = getattr(self.model, part)._films(cond)
-            flat = [t.contiguous() for pair in films if pair is not None for t in pair]
-            self._films[key] = (cond, flat)
+            self._keep(part, [key[1:]])
         return self._films[key]
 
     def _trace(self, part: str, inp: Tensor, cond: Tensor, flat: list[Tensor]) -> torch.jit.ScriptModule:
