@@ -6,6 +6,10 @@ the default front end, then trains each preset through the real `move.train.trai
 
     python benchmarks/train_speed.py                 # CPU, tiny and paper presets
     python benchmarks/train_speed.py --device gpu --presets tiny,small,paper --batch-size 1024
+    python benchmarks/train_speed.py --device gpu --presets small --batch-size 4096 --compile reduce-overhead
+
+``--compile`` runs the loss terms through ``torch.compile`` (``RunConfig.compile``); its
+graphs compile during the first (warm-up) epoch, which the figures leave out.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from move.audio.synthetic import TIMBRES, harmonic_note
 from move.data.instruments import note_name
 from move.data.prepare import PrepareConfig, prepare_dataset
 from move.train import RunConfig, TrainConfig, train
+from move.train_config import COMPILE_MODES
 
 PARTIALS = TIMBRES
 
@@ -66,7 +71,7 @@ class Throughput:
 
 
 def bench_training(prepared: Path, preset: str, device: str, batch_size: int, epochs: int,
-                   out: Path) -> tuple[float, int]:
+                   out: Path, compile_mode: str = "off") -> tuple[float, int]:
     import lightning as L
 
     meter = Throughput(batch_size)
@@ -75,7 +80,8 @@ def bench_training(prepared: Path, preset: str, device: str, batch_size: int, ep
         "on_train_batch_end": lambda self, t, m, o, b, i: meter.on_train_batch_end(t, i),
     })()
     cfg = TrainConfig(preset=preset, max_epochs=epochs, batch_size=batch_size)
-    run = RunConfig(accelerator=device, progress=False, val_every=10_000, image_every=10_000)
+    run = RunConfig(accelerator=device, progress=False, val_every=10_000, image_every=10_000,
+                    compile=compile_mode)
     path = train(prepared, out / f"{preset}-{device}", cfg, run, extra_callbacks=[cb])
     from move.model.checkpoint import load_model_file
 
@@ -105,6 +111,7 @@ def main() -> None:
     ap.add_argument("--pitches", type=int, default=12, help="notes per instrument")
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per note")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--compile", default="off", choices=COMPILE_MODES, help="torch.compile mode of the loss terms")
     args = ap.parse_args()
     import logging
 
@@ -119,12 +126,12 @@ def main() -> None:
         prepare_dataset(tmp / "notes", tmp / "prepared", PrepareConfig(slice_hop=1), progress=False)
         n = int(np.load(tmp / "prepared" / "slices.npy").shape[0])
         device_name = torch.cuda.get_device_name() if args.device == "gpu" else f"CPU, {args.threads} threads"
-        print(f"training throughput on {device_name}, {n} slices, batch {args.batch_size}")
+        print(f"training throughput on {device_name}, {n} slices, batch {args.batch_size}, compile {args.compile}")
         print(f"{'preset':<8} {'parameters':>12} {'slices/s':>10}")
         last = None
         for preset in args.presets.split(","):
             rate, params = bench_training(tmp / "prepared", preset, args.device, args.batch_size,
-                                          args.epochs, tmp)
+                                          args.epochs, tmp, args.compile)
             print(f"{preset:<8} {params:>12,} {rate:>10.0f}", flush=True)
             last = tmp / f"{preset}-{args.device}" / "model.pt"
         if last is not None:

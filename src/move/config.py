@@ -166,7 +166,7 @@ def add_config_options(parser, cls: type, *, skip: tuple[str, ...] = (),
         if f.name in skip:
             continue
         flags = [f"--{f.name.replace('_', '-')}", *((aliases or {}).get(f.name, ()))]
-        text = helps.get(f.name, "").rstrip(".")
+        text = helps.get(f.name, "").rstrip(".").replace("%", "%%")  # argparse formats help with %
         default = f.default if f.default is not dataclasses.MISSING else None
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         if "(default" not in text:  # the docstring may say what the default means

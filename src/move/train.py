@@ -28,7 +28,10 @@ validation.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -59,7 +62,7 @@ from move.model.losses import (
     translation_mmd,
 )
 from move.model.move import MoVE
-from move.train_config import RunConfig, TrainConfig
+from move.train_config import LR_FLOOR, RunConfig, TrainConfig
 
 #: Translation criteria: MoVE's MMD, the UNIT-style adversarial baseline, none (plain CVAE).
 TRANSLATIONS: tuple[str, ...] = ("mmd", "adversarial", "none")
@@ -203,6 +206,18 @@ class _Indices(torch.utils.data.Dataset):
         return i
 
 
+def lr_factor(step: int, total: int) -> float:
+    """The cosine schedule's learning rate at ``step`` of ``total``, as a fraction of ``lr``.
+
+    A half cosine from 1 at step 0 to ``LR_FLOOR`` at ``total`` (and after).
+
+    >>> lr_factor(0, 100), round(lr_factor(50, 100), 2), lr_factor(100, 100) == LR_FLOOR
+    (1.0, 0.51, True)
+    """
+    t = min(step, total) / max(total, 1)
+    return LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
 def _index_loader(n: int, batch_size: int, shuffle: bool) -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(
         _Indices(n), batch_size=min(batch_size, n), shuffle=shuffle, drop_last=shuffle and n > batch_size,
@@ -240,12 +255,16 @@ class MoVETask(_lightning().LightningModule):
         self.data = data
         self.frontend_state = frontend_state
         self.warmup_steps = max(1, int(train_cfg.kl_warmup_epochs * steps_per_epoch))
+        #: optimisation steps of the whole run (the learning-rate schedule's length)
+        self.total_steps = train_cfg.max_epochs * steps_per_epoch
         self._data_device: torch.device | None = None
         self.image_every = 5
         #: Where the model comes from, kept in model.pt's info: ``commands`` and ``data``.
         self.provenance: dict[str, Any] = {}
         self.adversarial = train_cfg.translation == "adversarial"
         self.discriminators: InstrumentDiscriminators | None = None
+        #: what computes the loss terms: :meth:`_loss_terms`, or its compiled graph
+        self._terms = self._loss_terms
         if self.adversarial:
             self.automatic_optimization = False
             self.discriminators = InstrumentDiscriminators(
@@ -278,33 +297,52 @@ class MoVETask(_lightning().LightningModule):
     ) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None]:
         """VAE losses of a batch, the MMD term, and (adversarial) the transfers.
 
+        The random draws (each slice's target instrument and its pitch-matched real
+        slice) come first, so that the rest, :meth:`_loss_terms`, is one graph for
+        ``torch.compile``.
+
         Returns
         -------
         losses : dict
-            ``rec``, ``kl`` and, with the MMD criterion, ``mmd``.
+            ``rec``, ``kl``, ``flux`` (with a flux weight) and, with the MMD criterion, ``mmd``.
         transfers : tuple or None
             ``(transferred, real, target)`` when the batch was transferred: decoder
             outputs under a random other instrument, pitch-matched real slices of that
             instrument, and its index.
         """
-        m = self.model
-        out = m(b["x"], b["instrument"], b["pitch_class"], b["octave"])
-        rec = reconstruction_loss(out["recon"], b["x"])
-        kl = kl_divergence(out["mu"], out["logvar"])
-        losses = {"rec": rec, "kl": kl}
-        if self.train_cfg.flux_weight > 0:
-            losses["flux"] = flux_loss(out["recon"], b["x"])
-        n_inst = m.config.n_instruments
-        transfers = None
+        target = real = None
         if self._uses_transfers():
+            n_inst = self.model.config.n_instruments
             shift = torch.randint(1, n_inst, b["instrument"].shape, device=self.device)
             target = (b["instrument"] + shift) % n_inst
-            transferred = m.decode(out["z"], target, b["pitch_class"], b["octave"])
             real = self.data.matched(target, b["pitch"])
+        losses, transferred = self._terms(b["x"], b["instrument"], b["pitch_class"], b["octave"], target, real)
+        return losses, (transferred, real, target) if target is not None else None
+
+    def _loss_terms(self, x: torch.Tensor, instrument: torch.Tensor, pitch_class: torch.Tensor,
+                    octave: torch.Tensor, target: torch.Tensor | None, real: torch.Tensor | None
+                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """Loss terms of a batch and its transfers to ``target`` (None: no transfers)."""
+        m = self.model
+        out = m(x, instrument, pitch_class, octave)
+        losses = {"rec": reconstruction_loss(out["recon"], x), "kl": kl_divergence(out["mu"], out["logvar"])}
+        if self.train_cfg.flux_weight > 0:
+            losses["flux"] = flux_loss(out["recon"], x)
+        transferred = None
+        if target is not None:
+            transferred = m.decode(out["z"], target, pitch_class, octave)
             if self.train_cfg.translation == "mmd":
                 losses["mmd"] = translation_mmd(transferred, real, target)
-            transfers = (transferred, real, target)
-        return losses, transfers
+        return losses, transferred
+
+    def compile_losses(self, mode: str, backend: str = "inductor") -> None:
+        """Run the loss terms through ``torch.compile`` (``mode``: see ``RunConfig.compile``).
+
+        The model's weights, checkpoints and model files are unchanged: only the function
+        that computes the terms is compiled, on its first training step.
+        """
+        self._terms = torch.compile(self._loss_terms, mode=None if mode == "default" else mode,
+                                    backend=backend, dynamic=False)
 
     def _vae_step(self) -> int:
         """Optimisation steps of the VAE so far (manual optimisation counts both optimizers)."""
@@ -368,6 +406,8 @@ class MoVETask(_lightning().LightningModule):
             if clip:
                 self.clip_gradients(opt_g, gradient_clip_val=clip, gradient_clip_algorithm="norm")
             opt_g.step()
+        for scheduler in self.lr_schedulers() or []:  # manual optimisation steps them itself
+            scheduler.step()
         return loss.detach()
 
     def validation_step(self, idx: torch.Tensor, batch_idx: int) -> None:
@@ -414,12 +454,15 @@ class MoVETask(_lightning().LightningModule):
         logger.experiment.add_figure("valid/spectrograms", fig, self.global_step)
 
     def configure_optimizers(self):
-        opt = torch.optim.Adam(self.model.parameters(), lr=self.train_cfg.lr)
-        if not self.adversarial:
-            return opt
-        assert self.discriminators is not None
-        return [opt, torch.optim.Adam(self.discriminators.parameters(), lr=self.train_cfg.disc_lr,
-                                      betas=(0.5, 0.999))]
+        cfg = self.train_cfg
+        opts = [torch.optim.Adam(self.model.parameters(), lr=cfg.lr)]
+        if self.adversarial:
+            assert self.discriminators is not None
+            opts.append(torch.optim.Adam(self.discriminators.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.999)))
+        if cfg.lr_schedule == "constant":
+            return opts if self.adversarial else opts[0]
+        factor = functools.partial(lr_factor, total=self.total_steps)
+        return opts, [{"scheduler": torch.optim.lr_scheduler.LambdaLR(o, factor), "interval": "step"} for o in opts]
 
     # ---------------------------------------------------------------- export
     def bundle(self) -> ModelBundle:
@@ -603,6 +646,7 @@ def train(
     cfg = config or TrainConfig()
     run = run or RunConfig()
     _check_devices(run)
+    _check_compile(run)
     if command is None:
         command = f"move.train.train({str(data_dir)!r}, {str(run_dir)!r}, {cfg!r}" + (
             ", resume=True)" if resume else ")")
@@ -629,6 +673,9 @@ def train(
     # each DDP process takes batch_size slices per step: the processes share an epoch's steps
     steps_per_epoch = max(1, len(data.train["x"]) // (cfg.batch_size * run.devices * run.num_nodes))
     task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch)
+    task.total_steps = min(task.total_steps, run.max_steps or task.total_steps)
+    if run.compile != "off":
+        task.compile_losses(run.compile)
     trainer = _trainer(L, run_dir, cfg, run, task, data, steps_per_epoch, extra_callbacks)
     # under DDP every process runs this (Lightning, torchrun, srun): rank 0 alone writes the run
     commands = _start_run(run_dir, saved, run, command, resume) if trainer.is_global_zero else [command]
@@ -695,7 +742,7 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
     from lightning.pytorch.loggers import TensorBoardLogger
 
     torch.set_float32_matmul_precision("high")
-    gpu = run.accelerator == "gpu" or (run.accelerator == "auto" and torch.cuda.is_available())
+    gpu = _on_gpu(run)
     precision = run.precision if run.precision != "auto" else ("bf16-mixed" if gpu else "32-true")
     task.image_every = run.image_every
     callbacks = [
@@ -730,6 +777,19 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
         enable_model_summary=run.progress,
         num_sanity_val_steps=0,
     )
+
+
+def _on_gpu(run: RunConfig) -> bool:
+    return run.accelerator == "gpu" or (run.accelerator == "auto" and torch.cuda.is_available())
+
+
+def _check_compile(run: RunConfig) -> None:
+    """Refuse, in one line, ``--compile`` on CPU without the C++ compiler inductor needs."""
+    if run.compile == "off" or _on_gpu(run):
+        return
+    if not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "clang++")):
+        raise ConfigError(f"--compile {run.compile}: torch.compile on CPU needs a C++ compiler (g++, clang++ "
+                          "or $CXX); install one (apt install g++) or train with --compile off")
 
 
 def _check_devices(run: RunConfig) -> None:

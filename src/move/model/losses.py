@@ -204,6 +204,7 @@ def mmd(
         return sxx + syy - 2.0 * kxy.mean()
 
 
+@torch.compiler.disable  # groups of data-dependent sizes: runs eagerly between compiled graphs
 def translation_mmd(
     transferred: Tensor,
     real: Tensor,

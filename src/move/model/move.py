@@ -76,7 +76,8 @@ class MoVE(nn.Module):
         """
         cfg = self.config
         labels = (instrument, pitch_class, octave)
-        batch = max((v.numel() for v in labels if isinstance(v, Tensor)), default=1)
+        sizes = [v.numel() for v in labels if isinstance(v, Tensor)]
+        batch = max(sizes) if sizes else 1
         device = self._device()
         parts = []
         for name, value, n in (
@@ -85,8 +86,9 @@ class MoVE(nn.Module):
             ("octave", octave, cfg.n_octaves),
         ):
             idx = _as_index(name, value, batch, device)
-            if (
-                idx.device.type == "cpu"
+            if (  # the check reads the labels: not inside a compiled graph (training checks its data)
+                not torch.compiler.is_compiling()
+                and idx.device.type == "cpu"
                 and idx.numel()
                 and (int(idx.min()) < 0 or int(idx.max()) >= n)
             ):

@@ -1,0 +1,106 @@
+"""Training options that change how a run steps, not what it trains: the cosine
+learning-rate schedule (``--lr-schedule``) and ``torch.compile`` (``--compile``)."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+
+from move.errors import ConfigError
+from move.model.checkpoint import load_model_file
+from move.train import MoVETask, RunConfig, TrainConfig, lr_factor, train
+from move.train_config import LR_FLOOR
+
+
+class _RecordLR(L.Callback):
+    """The learning rate of every optimizer at the start of each batch."""
+
+    def __init__(self) -> None:
+        self.lrs: list[list[float]] = []
+
+    def on_train_batch_start(self, trainer, task, batch, batch_idx: int) -> None:
+        self.lrs.append([opt.param_groups[0]["lr"] for opt in trainer.optimizers])
+
+
+def test_lr_factor_is_a_half_cosine_to_the_floor():
+    assert lr_factor(0, 10) == 1.0
+    assert lr_factor(5, 10) == pytest.approx(LR_FLOOR + (1 - LR_FLOOR) / 2)
+    assert lr_factor(10, 10) == pytest.approx(LR_FLOOR)
+    assert lr_factor(25, 10) == pytest.approx(LR_FLOOR)  # stays at the floor after the end
+    steps = [lr_factor(i, 10) for i in range(11)]
+    assert all(a > b for a, b in zip(steps, steps[1:]))
+
+
+@pytest.mark.parametrize("translation", ["mmd", "adversarial"])
+def test_cosine_schedule_steps_every_optimizer_once_per_batch(tiny_prepared, tmp_path, translation):
+    record = _RecordLR()
+    cfg = TrainConfig(max_epochs=50, batch_size=32, lr=2e-3, disc_lr=1e-3, texture=False,
+                      lr_schedule="cosine", translation=translation)
+    path = train(tiny_prepared, tmp_path / "run", cfg, RunConfig(accelerator="cpu", progress=False, max_steps=6),
+                 extra_callbacks=[record])
+    # the schedule spans the run's budget: max_steps (6), not 50 epochs
+    want_g = [2e-3 * lr_factor(i, 6) for i in range(6)]
+    assert [lrs[0] for lrs in record.lrs] == pytest.approx(want_g)
+    if translation == "adversarial":  # the discriminators' rate follows the same schedule
+        assert [lrs[1] for lrs in record.lrs] == pytest.approx([1e-3 * lr_factor(i, 6) for i in range(6)])
+    assert load_model_file(path).info["train"]["lr_schedule"] == "cosine"
+
+
+def test_constant_schedule_keeps_the_rate(tiny_prepared, tmp_path):
+    record = _RecordLR()
+    train(tiny_prepared, tmp_path / "run", TrainConfig(max_epochs=5, batch_size=32, texture=False),
+          RunConfig(accelerator="cpu", progress=False, max_steps=4), extra_callbacks=[record])
+    assert [lrs[0] for lrs in record.lrs] == [1e-3] * 4
+
+
+def test_bad_schedule_and_compile_mode_are_refused():
+    with pytest.raises(ConfigError, match="--lr-schedule linear: must be one of constant, cosine"):
+        TrainConfig(lr_schedule="linear")
+    with pytest.raises(ConfigError, match="--compile fast: must be one of off, default, reduce-overhead"):
+        RunConfig(compile="fast")
+
+
+def test_compile_on_cpu_without_a_compiler_is_one_clear_error(tiny_prepared, tmp_path, monkeypatch):
+    monkeypatch.setattr("move.train.shutil.which", lambda name: None)
+    with pytest.raises(ConfigError, match=r"--compile default: torch.compile on CPU needs a C\+\+ compiler"):
+        train(tiny_prepared, tmp_path / "run", TrainConfig(max_epochs=1, batch_size=32),
+              RunConfig(accelerator="cpu", progress=False, compile="default"))
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_loss_terms_compile_into_one_graph_before_the_eager_mmd(tiny_prepared):
+    from move.model import MoVE, model_config
+
+    task = MoVETask.__new__(MoVETask)
+    torch.nn.Module.__init__(task)
+    task.model = MoVE(model_config("tiny", n_bins=32, n_instruments=3, n_octaves=2))
+    task.train_cfg = TrainConfig(flux_weight=10.0)
+    b = 12
+    x = torch.randn(b, task.model.config.n_frames, 32)
+    inst, pc, octave = torch.arange(b) % 3, torch.arange(b) % 12, torch.arange(b) % 2
+    explained = torch._dynamo.explain(task._loss_terms)(x, inst, pc, octave, (inst + 1) % 3, torch.randn_like(x))
+    # encoder, decoder, transfer decode and the losses are one graph; only the MMD (its groups
+    # have data-dependent sizes) is left to run eagerly
+    assert explained.graph_count == 1
+    assert all("translation_mmd" in str(r.reason) for r in explained.break_reasons)
+
+
+def test_compiled_training_matches_eager_training(tiny_prepared, tmp_path, monkeypatch):
+    compile_losses = MoVETask.compile_losses
+    used = []
+
+    def on_cpu_without_inductor(self, mode: str) -> None:  # aot_eager: no C++ compiler needed
+        used.append(mode)
+        compile_losses(self, mode, backend="aot_eager")
+
+    monkeypatch.setattr(MoVETask, "compile_losses", on_cpu_without_inductor)
+    cfg = TrainConfig(max_epochs=2, batch_size=32, texture=False, flux_weight=10.0)
+    weights = {}
+    for mode in ("off", "default"):
+        path = train(tiny_prepared, tmp_path / mode, cfg,
+                     RunConfig(accelerator="cpu", progress=False, max_steps=3, compile=mode))
+        weights[mode] = load_model_file(path).model.state_dict()
+    assert used == ["default"]
+    for name, w in weights["off"].items():
+        torch.testing.assert_close(weights["default"][name], w, rtol=1e-4, atol=1e-5)
