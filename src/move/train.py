@@ -225,6 +225,42 @@ def _index_loader(n: int, batch_size: int, shuffle: bool) -> torch.utils.data.Da
     )
 
 
+def loss_terms(model: MoVE, cfg: TrainConfig, x: torch.Tensor, instrument: torch.Tensor,
+               pitch_class: torch.Tensor, octave: torch.Tensor, target: torch.Tensor | None = None,
+               real: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """Loss terms of a training batch, and its transfers (what ``--compile`` compiles).
+
+    Parameters
+    ----------
+    model : MoVE
+    cfg : TrainConfig
+        Its ``flux_weight`` (0: no flux term) and ``translation`` (``mmd``: the MMD term).
+    x : Tensor [B, n_frames, n_bins]
+        Normalised slices; ``instrument``, ``pitch_class``, ``octave`` their labels ``[B]``.
+    target : Tensor [B] (int), optional
+        Instrument to transfer each slice to (None: no transfers).
+    real : Tensor [B, n_frames, n_bins], optional
+        A real slice of each target instrument, for the MMD.
+
+    Returns
+    -------
+    losses : dict
+        ``rec``, ``kl``, and ``flux`` and ``mmd`` where they apply.
+    transferred : Tensor [B, n_frames, n_bins] or None
+        The decoder's outputs under ``target``.
+    """
+    out = model(x, instrument, pitch_class, octave)
+    losses = {"rec": reconstruction_loss(out["recon"], x), "kl": kl_divergence(out["mu"], out["logvar"])}
+    if cfg.flux_weight > 0:
+        losses["flux"] = flux_loss(out["recon"], x)
+    transferred = None
+    if target is not None:
+        transferred = model.decode(out["z"], target, pitch_class, octave)
+        if cfg.translation == "mmd":
+            losses["mmd"] = translation_mmd(transferred, real, target)
+    return losses, transferred
+
+
 def _lightning():
     import lightning as L
 
@@ -263,8 +299,8 @@ class MoVETask(_lightning().LightningModule):
         self.provenance: dict[str, Any] = {}
         self.adversarial = train_cfg.translation == "adversarial"
         self.discriminators: InstrumentDiscriminators | None = None
-        #: what computes the loss terms: :meth:`_loss_terms`, or its compiled graph
-        self._terms = self._loss_terms
+        #: what computes the loss terms: :func:`loss_terms`, or its compiled graph
+        self._terms = loss_terms
         if self.adversarial:
             self.automatic_optimization = False
             self.discriminators = InstrumentDiscriminators(
@@ -298,7 +334,7 @@ class MoVETask(_lightning().LightningModule):
         """VAE losses of a batch, the MMD term, and (adversarial) the transfers.
 
         The random draws (each slice's target instrument and its pitch-matched real
-        slice) come first, so that the rest, :meth:`_loss_terms`, is one graph for
+        slice) come first, so that the rest, :func:`loss_terms`, is one graph for
         ``torch.compile``.
 
         Returns
@@ -316,24 +352,9 @@ class MoVETask(_lightning().LightningModule):
             shift = torch.randint(1, n_inst, b["instrument"].shape, device=self.device)
             target = (b["instrument"] + shift) % n_inst
             real = self.data.matched(target, b["pitch"])
-        losses, transferred = self._terms(b["x"], b["instrument"], b["pitch_class"], b["octave"], target, real)
+        losses, transferred = self._terms(self.model, self.train_cfg, b["x"], b["instrument"], b["pitch_class"],
+                                          b["octave"], target, real)
         return losses, (transferred, real, target) if target is not None else None
-
-    def _loss_terms(self, x: torch.Tensor, instrument: torch.Tensor, pitch_class: torch.Tensor,
-                    octave: torch.Tensor, target: torch.Tensor | None, real: torch.Tensor | None
-                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-        """Loss terms of a batch and its transfers to ``target`` (None: no transfers)."""
-        m = self.model
-        out = m(x, instrument, pitch_class, octave)
-        losses = {"rec": reconstruction_loss(out["recon"], x), "kl": kl_divergence(out["mu"], out["logvar"])}
-        if self.train_cfg.flux_weight > 0:
-            losses["flux"] = flux_loss(out["recon"], x)
-        transferred = None
-        if target is not None:
-            transferred = m.decode(out["z"], target, pitch_class, octave)
-            if self.train_cfg.translation == "mmd":
-                losses["mmd"] = translation_mmd(transferred, real, target)
-        return losses, transferred
 
     def compile_losses(self, mode: str, backend: str = "inductor") -> None:
         """Run the loss terms through ``torch.compile`` (``mode``: see ``RunConfig.compile``).
@@ -341,7 +362,7 @@ class MoVETask(_lightning().LightningModule):
         The model's weights, checkpoints and model files are unchanged: only the function
         that computes the terms is compiled, on its first training step.
         """
-        self._terms = torch.compile(self._loss_terms, mode=None if mode == "default" else mode,
+        self._terms = torch.compile(loss_terms, mode=None if mode == "default" else mode,
                                     backend=backend, dynamic=False)
 
     def _vae_step(self) -> int:
