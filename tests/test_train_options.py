@@ -45,6 +45,14 @@ def test_cosine_schedule_steps_every_optimizer_once_per_batch(tiny_prepared, tmp
     if translation == "adversarial":  # the discriminators' rate follows the same schedule
         assert [lrs[1] for lrs in record.lrs] == pytest.approx([1e-3 * lr_factor(i, 6) for i in range(6)])
     assert load_model_file(path).info["train"]["lr_schedule"] == "cosine"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    logged = [t for t in events.Tags()["scalars"] if t.startswith("lr-Adam")]
+    assert logged  # TensorBoard shows the schedule
+    for event in events.Scalars(logged[0]):
+        assert event.value == pytest.approx(2e-3 * lr_factor(event.step, 6))
 
 
 def test_constant_schedule_keeps_the_rate(tiny_prepared, tmp_path):

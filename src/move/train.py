@@ -759,7 +759,7 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
              steps_per_epoch: int, extra_callbacks: Sequence[Any]):
     """The Lightning trainer of a run: checkpoints, ``model.pt`` export, history, TensorBoard;
     DDP (``strategy="ddp"``: NCCL on GPUs, gloo on CPU) when ``devices * num_nodes > 1``."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
 
     torch.set_float32_matmul_precision("high")
@@ -774,6 +774,7 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
         _ExportModel(run_dir / "model.pt", run.checkpoint_every),
         _History(run_dir / "history.json"),
         *([_DDPRecord()] if run.devices * run.num_nodes > 1 else []),
+        *([LearningRateMonitor("step")] if cfg.lr_schedule != "constant" else []),  # TensorBoard: lr-Adam
         *extra_callbacks,
     ]
     return L.Trainer(
