@@ -1,7 +1,8 @@
 """One training step with and without ``torch.compile`` of its loss terms (``--compile``).
 
 Builds a model of a preset and a synthetic batch, then times whole steps (the loss terms
-of :func:`move.train.loss_terms` with the MMD, backward, an Adam step), alternating
+of :func:`move.train.vae_terms` and :func:`move.train.transfer_terms` with the MMD,
+backward, an Adam step), alternating
 rounds of the eager and the compiled step so that a busy machine slows both alike. On
 CPU the time is the thread's CPU time; on a GPU the wall time with the device
 synchronised, under bf16 autocast as training uses there. Prints the compile time, the
@@ -24,7 +25,7 @@ import warnings
 import torch
 
 from move.model import MoVE, model_config
-from move.train import TrainConfig, loss_terms
+from move.train import TrainConfig, transfer_terms, vae_terms
 from move.train_config import COMPILE_MODES
 
 
@@ -42,7 +43,7 @@ def make_batch(model: MoVE, batch: int, bins: int, device: str) -> tuple[torch.T
 
 
 class Step:
-    """One optimisation step of ``model`` through ``terms`` (eager or compiled)."""
+    """One optimisation step of ``model`` through ``terms``: its (vae_terms, transfer_terms), eager or compiled."""
 
     def __init__(self, model: MoVE, terms, cfg: TrainConfig, batch: tuple[torch.Tensor, ...], gpu: bool) -> None:
         self.model, self.terms, self.cfg, self.batch, self.gpu = model, terms, cfg, batch, gpu
@@ -51,8 +52,11 @@ class Step:
     def __call__(self) -> None:
         autocast = torch.autocast("cuda", torch.bfloat16) if self.gpu else contextlib.nullcontext()
         with autocast:
-            losses, _ = self.terms(self.model, self.cfg, *self.batch)
-            loss = losses["rec"] + losses["kl"] + self.cfg.flux_weight * losses["flux"] + 1000.0 * losses["mmd"]
+            x, inst, pc, octave, target, real = self.batch
+            vae, transfer = self.terms
+            losses, z = vae(self.model, self.cfg, x, inst, pc, octave)
+            _, mmd = transfer(self.model, self.cfg, z, target, pc, octave, real)
+            loss = losses["rec"] + losses["kl"] + self.cfg.flux_weight * losses["flux"] + 1000.0 * mmd["mmd"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -91,9 +95,10 @@ def main() -> None:
     model = MoVE(model_config(args.preset, n_bins=args.bins, n_instruments=args.instruments, n_octaves=4)).to(device)
     batch = make_batch(model, args.batch, args.bins, device)
     cfg = TrainConfig(preset=args.preset, flux_weight=10.0)
-    eager = Step(model, loss_terms, cfg, batch, gpu)
-    compiled = Step(copy.deepcopy(model), torch.compile(loss_terms, mode=None if args.mode == "default" else args.mode,
-                                                       dynamic=False), cfg, batch, gpu)
+    mode = None if args.mode == "default" else args.mode
+    eager = Step(model, (vae_terms, transfer_terms), cfg, batch, gpu)
+    compiled = Step(copy.deepcopy(model), tuple(torch.compile(f, mode=mode, dynamic=False)
+                                                for f in (vae_terms, transfer_terms)), cfg, batch, gpu)
     t0 = time.perf_counter()
     timed(compiled, 3, gpu)  # compiles (forward and backward graphs), then settles
     compile_s = time.perf_counter() - t0

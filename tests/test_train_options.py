@@ -9,7 +9,7 @@ import torch
 
 from move.errors import ConfigError
 from move.model.checkpoint import load_model_file
-from move.train import MoVETask, RunConfig, TrainConfig, loss_terms, lr_factor, train
+from move.train import MoVETask, RunConfig, TrainConfig, lr_factor, train, transfer_terms, vae_terms
 from move.train_config import LR_FLOOR
 
 
@@ -77,19 +77,21 @@ def test_compile_on_cpu_without_a_compiler_is_one_clear_error(tiny_prepared, tmp
     assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
-def test_loss_terms_compile_into_one_graph_before_the_eager_mmd():
+def test_loss_terms_compile_into_whole_graphs_beside_the_eager_mmd():
     from move.model import MoVE, model_config
 
     model = MoVE(model_config("tiny", n_bins=32, n_instruments=3, n_octaves=2))
-    b = 12
+    cfg, b = TrainConfig(flux_weight=10.0), 12
     x = torch.randn(b, model.config.n_frames, 32)
     inst, pc, octave = torch.arange(b) % 3, torch.arange(b) % 12, torch.arange(b) % 2
-    explained = torch._dynamo.explain(loss_terms)(model, TrainConfig(flux_weight=10.0), x, inst, pc, octave,
-                                                  (inst + 1) % 3, torch.randn_like(x))
-    # encoder, decoder, transfer decode and the losses are one graph; only the MMD (its groups
-    # have data-dependent sizes) is left to run eagerly
-    assert explained.graph_count == 1
-    assert explained.break_reasons and all("translation_mmd" in str(r.reason) for r in explained.break_reasons)
+    # encoder, decoder and the VAE's losses: one graph, unbroken
+    vae = torch._dynamo.explain(vae_terms)(model, cfg, x, inst, pc, octave)
+    assert vae.graph_count == 1 and vae.graph_break_count == 0
+    # the transfer decode: one graph; only the MMD (its groups have data-dependent sizes) runs eagerly
+    z = torch.randn(b, model.config.latent_dim)
+    transfer = torch._dynamo.explain(transfer_terms)(model, cfg, z, (inst + 1) % 3, pc, octave, torch.randn_like(x))
+    assert transfer.graph_count == 1
+    assert transfer.break_reasons and all("translation_mmd" in str(r.reason) for r in transfer.break_reasons)
 
 
 def test_compiled_training_matches_eager_training(tiny_prepared, tmp_path, monkeypatch):

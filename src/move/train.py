@@ -225,40 +225,44 @@ def _index_loader(n: int, batch_size: int, shuffle: bool) -> torch.utils.data.Da
     )
 
 
-def loss_terms(model: MoVE, cfg: TrainConfig, x: torch.Tensor, instrument: torch.Tensor,
-               pitch_class: torch.Tensor, octave: torch.Tensor, target: torch.Tensor | None = None,
-               real: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-    """Loss terms of a training batch, and its transfers (what ``--compile`` compiles).
+def vae_terms(model: MoVE, cfg: TrainConfig, x: torch.Tensor, instrument: torch.Tensor,
+              pitch_class: torch.Tensor, octave: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The VAE's loss terms of a training batch, and its latent codes (one graph for ``--compile``).
 
     Parameters
     ----------
     model : MoVE
     cfg : TrainConfig
-        Its ``flux_weight`` (0: no flux term) and ``translation`` (``mmd``: the MMD term).
+        Its ``flux_weight`` (0: no flux term).
     x : Tensor [B, n_frames, n_bins]
         Normalised slices; ``instrument``, ``pitch_class``, ``octave`` their labels ``[B]``.
-    target : Tensor [B] (int), optional
-        Instrument to transfer each slice to (None: no transfers).
-    real : Tensor [B, n_frames, n_bins], optional
-        A real slice of each target instrument, for the MMD.
 
     Returns
     -------
     losses : dict
-        ``rec``, ``kl``, and ``flux`` and ``mmd`` where they apply.
-    transferred : Tensor [B, n_frames, n_bins] or None
-        The decoder's outputs under ``target``.
+        ``rec``, ``kl``, and ``flux`` with a flux weight.
+    z : Tensor [B, latent_dim]
+        The sampled latent codes.
     """
     out = model(x, instrument, pitch_class, octave)
     losses = {"rec": reconstruction_loss(out["recon"], x), "kl": kl_divergence(out["mu"], out["logvar"])}
     if cfg.flux_weight > 0:
         losses["flux"] = flux_loss(out["recon"], x)
-    transferred = None
-    if target is not None:
-        transferred = model.decode(out["z"], target, pitch_class, octave)
-        if cfg.translation == "mmd":
-            losses["mmd"] = translation_mmd(transferred, real, target)
-    return losses, transferred
+    return losses, out["z"]
+
+
+def transfer_terms(model: MoVE, cfg: TrainConfig, z: torch.Tensor, target: torch.Tensor,
+                   pitch_class: torch.Tensor, octave: torch.Tensor,
+                   real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A batch's transfers to ``target`` and, with the MMD criterion, their ``mmd`` term.
+
+    ``real`` [B, n_frames, n_bins] holds a real slice of each target instrument. The
+    decode is one graph for ``--compile``; the MMD runs eagerly beside it.
+    """
+    transferred = model.decode(z, target, pitch_class, octave)
+    if cfg.translation != "mmd":
+        return transferred, {}
+    return transferred, {"mmd": translation_mmd(transferred, real, target)}
 
 
 def _lightning():
@@ -299,8 +303,8 @@ class MoVETask(_lightning().LightningModule):
         self.provenance: dict[str, Any] = {}
         self.adversarial = train_cfg.translation == "adversarial"
         self.discriminators: InstrumentDiscriminators | None = None
-        #: what computes the loss terms: :func:`loss_terms`, or its compiled graph
-        self._terms = loss_terms
+        #: what computes the loss terms: :func:`vae_terms` and :func:`transfer_terms`, or their graphs
+        self._vae_terms, self._transfer_terms = vae_terms, transfer_terms
         if self.adversarial:
             self.automatic_optimization = False
             self.discriminators = InstrumentDiscriminators(
@@ -333,9 +337,9 @@ class MoVETask(_lightning().LightningModule):
     ) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None]:
         """VAE losses of a batch, the MMD term, and (adversarial) the transfers.
 
-        The random draws (each slice's target instrument and its pitch-matched real
-        slice) come first, so that the rest, :func:`loss_terms`, is one graph for
-        ``torch.compile``.
+        The random draws come in the same order as in an eager step: the VAE's sample
+        (:func:`vae_terms`), then each slice's target instrument and its pitch-matched
+        real slice, then :func:`transfer_terms`.
 
         Returns
         -------
@@ -346,24 +350,28 @@ class MoVETask(_lightning().LightningModule):
             outputs under a random other instrument, pitch-matched real slices of that
             instrument, and its index.
         """
-        target = real = None
-        if self._uses_transfers():
-            n_inst = self.model.config.n_instruments
-            shift = torch.randint(1, n_inst, b["instrument"].shape, device=self.device)
-            target = (b["instrument"] + shift) % n_inst
-            real = self.data.matched(target, b["pitch"])
-        losses, transferred = self._terms(self.model, self.train_cfg, b["x"], b["instrument"], b["pitch_class"],
-                                          b["octave"], target, real)
-        return losses, (transferred, real, target) if target is not None else None
+        losses, z = self._vae_terms(self.model, self.train_cfg, b["x"], b["instrument"], b["pitch_class"],
+                                    b["octave"])
+        if not self._uses_transfers():
+            return losses, None
+        n_inst = self.model.config.n_instruments
+        shift = torch.randint(1, n_inst, b["instrument"].shape, device=self.device)
+        target = (b["instrument"] + shift) % n_inst
+        real = self.data.matched(target, b["pitch"])
+        transferred, mmd = self._transfer_terms(self.model, self.train_cfg, z, target, b["pitch_class"],
+                                                b["octave"], real)
+        return {**losses, **mmd}, (transferred, real, target)
 
     def compile_losses(self, mode: str, backend: str = "inductor") -> None:
         """Run the loss terms through ``torch.compile`` (``mode``: see ``RunConfig.compile``).
 
-        The model's weights, checkpoints and model files are unchanged: only the function
-        that computes the terms is compiled, on its first training step.
+        :func:`vae_terms` and :func:`transfer_terms` are compiled, each on its first
+        call. The model's weights, checkpoints and model files are unchanged.
         """
-        self._terms = torch.compile(loss_terms, mode=None if mode == "default" else mode,
-                                    backend=backend, dynamic=False)
+        def compiled(fn):
+            return torch.compile(fn, mode=None if mode == "default" else mode, backend=backend, dynamic=False)
+
+        self._vae_terms, self._transfer_terms = compiled(vae_terms), compiled(transfer_terms)
 
     def _vae_step(self) -> int:
         """Optimisation steps of the VAE so far (manual optimisation counts both optimizers)."""

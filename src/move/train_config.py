@@ -135,11 +135,11 @@ class RunConfig:
         the GPU); larger sets (NSynth-scale) stay memory-mapped and each batch is read
         from disk.
     compile : str
-        ``off``, or the ``torch.compile`` mode of the training step's loss terms (encoder,
-        decoder, the transfer decode, reconstruction, KL, flux and MMD, fused into one
-        graph): ``default``, ``reduce-overhead`` (on a GPU, also CUDA graphs: one launch
-        per step instead of hundreds) or ``max-autotune``. On CPU it needs a C++ compiler.
-        The first steps take longer while the graph compiles.
+        ``off``, or the ``torch.compile`` mode of the training step's loss terms (two
+        graphs: encoder, decoder, reconstruction, KL and flux; the transfer decode; the
+        MMD runs eagerly): ``default``, ``reduce-overhead`` (on a GPU, also CUDA graphs:
+        a launch per graph instead of hundreds) or ``max-autotune``. On CPU it needs a C++
+        compiler. The first steps take longer while the graphs compile.
     """
 
     accelerator: str = field(default="auto", metadata={"choices": ("auto", "cpu", "gpu")})
