@@ -435,7 +435,8 @@ class MoVETask(_lightning().LightningModule):
             if clip:
                 self.clip_gradients(opt_g, gradient_clip_val=clip, gradient_clip_algorithm="norm")
             opt_g.step()
-        for scheduler in self.lr_schedulers() or []:  # manual optimisation steps them itself
+        schedulers = self.lr_schedulers()  # None, one, or a list; manual optimisation steps them itself
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
             scheduler.step()
         return loss.detach()
 
