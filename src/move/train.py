@@ -366,7 +366,7 @@ class MoVETask(_lightning().LightningModule):
         """Run the loss terms through ``torch.compile`` (``mode``: see ``RunConfig.compile``).
 
         :func:`vae_terms` and :func:`transfer_terms` are compiled, each on its first
-        call. The model's weights, checkpoints and model files are unchanged.
+        call. Checkpoints and model files are the same kind; the losses agree up to float rounding.
         """
         def compiled(fn):
             return torch.compile(fn, mode=None if mode == "default" else mode, backend=backend, dynamic=False)
