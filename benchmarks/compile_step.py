@@ -56,7 +56,7 @@ class Step:
             vae, transfer = self.terms
             losses, z = vae(self.model, self.cfg, x, inst, pc, octave)
             _, mmd = transfer(self.model, self.cfg, z, target, pc, octave, real)
-            loss = losses["rec"] + losses["kl"] + self.cfg.flux_weight * losses["flux"] + 1000.0 * mmd["mmd"]
+            loss = losses["rec"] + losses["kl"] + self.cfg.flux_weight * losses["flux"] + self.cfg.mmd_weight * mmd["mmd"]
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

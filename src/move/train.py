@@ -284,7 +284,7 @@ class MoVETask(_lightning().LightningModule):
     """
 
     def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, data: SliceData,
-                 frontend_state: dict, steps_per_epoch: int) -> None:
+                 frontend_state: dict, steps_per_epoch: int, max_steps: int | None = None) -> None:
         super().__init__()
         if train_cfg.translation not in TRANSLATIONS:
             raise ConfigError(
@@ -296,7 +296,8 @@ class MoVETask(_lightning().LightningModule):
         self.frontend_state = frontend_state
         self.warmup_steps = max(1, int(train_cfg.kl_warmup_epochs * steps_per_epoch))
         #: optimisation steps of the whole run (the learning-rate schedule's length)
-        self.total_steps = train_cfg.max_epochs * steps_per_epoch
+        epoch_steps = train_cfg.max_epochs * steps_per_epoch
+        self.total_steps = min(epoch_steps, max_steps) if max_steps else epoch_steps
         self._data_device: torch.device | None = None
         self.image_every = 5
         #: Where the model comes from, kept in model.pt's info: ``commands`` and ``data``.
@@ -702,8 +703,7 @@ def train(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     # each DDP process takes batch_size slices per step: the processes share an epoch's steps
     steps_per_epoch = max(1, len(data.train["x"]) // (cfg.batch_size * run.devices * run.num_nodes))
-    task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch)
-    task.total_steps = min(task.total_steps, run.max_steps or task.total_steps)
+    task = MoVETask(mcfg, cfg, data, fe.state(), steps_per_epoch, run.max_steps)
     if run.compile != "off":
         task.compile_losses(run.compile)
     trainer = _trainer(L, run_dir, cfg, run, task, data, steps_per_epoch, extra_callbacks)
