@@ -124,7 +124,9 @@ def test_no_clicks_at_block_boundaries():
     stream = _stream(pitch="A4")
     y = _run(stream, x, 64)[stream.latency_samples :][: len(x)]
     offline = _model().transfer_solo(x, SR, source="Flute", targets=["Violin"], pitch="A4").outputs["Violin"]
-    steady = slice(8, -16)  # the note, not its attack and release
+    # the note, not its attack and release: level frames are 64 samples apart, and both
+    # outputs are still rising by 1-5 dB a frame up to frame 11 (32 ms)
+    steady = slice(16, -16)
 
     def jumps(a):
         return np.abs(np.diff(frame_levels_db(a)[steady]))
