@@ -25,7 +25,7 @@ import warnings
 import torch
 
 from move.model import MoVE, model_config
-from move.train import TrainConfig, transfer_terms, vae_terms
+from move.train import TrainConfig, compile_terms, transfer_terms, vae_terms, weighted_loss
 from move.train_config import COMPILE_MODES
 
 
@@ -56,7 +56,7 @@ class Step:
             vae, transfer = self.terms
             losses, z = vae(self.model, self.cfg, x, inst, pc, octave)
             _, mmd = transfer(self.model, self.cfg, z, target, pc, octave, real)
-            loss = losses["rec"] + losses["kl"] + self.cfg.flux_weight * losses["flux"] + self.cfg.mmd_weight * mmd["mmd"]
+            loss = weighted_loss({**losses, **mmd}, self.cfg, beta=1.0)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -95,10 +95,8 @@ def main() -> None:
     model = MoVE(model_config(args.preset, n_bins=args.bins, n_instruments=args.instruments, n_octaves=4)).to(device)
     batch = make_batch(model, args.batch, args.bins, device)
     cfg = TrainConfig(preset=args.preset, flux_weight=10.0)
-    mode = None if args.mode == "default" else args.mode
     eager = Step(model, (vae_terms, transfer_terms), cfg, batch, gpu)
-    compiled = Step(copy.deepcopy(model), tuple(torch.compile(f, mode=mode, dynamic=False)
-                                                for f in (vae_terms, transfer_terms)), cfg, batch, gpu)
+    compiled = Step(copy.deepcopy(model), compile_terms(args.mode), cfg, batch, gpu)
     t0 = time.perf_counter()
     timed(compiled, 3, gpu)  # compiles (forward and backward graphs), then settles
     compile_s = time.perf_counter() - t0

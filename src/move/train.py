@@ -34,7 +34,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,26 @@ def transfer_terms(model: MoVE, cfg: TrainConfig, z: torch.Tensor, target: torch
     return transferred, {"mmd": translation_mmd(transferred, real, target)}
 
 
+def weighted_loss(losses: dict[str, torch.Tensor], cfg: TrainConfig, beta: float) -> torch.Tensor:
+    """The VAE's objective from its terms: ``rec + beta * kl``, plus ``flux_weight * flux``
+    and ``mmd_weight * mmd`` where ``losses`` has them (the adversarial step adds its own term)."""
+    loss = losses["rec"] + beta * losses["kl"]
+    if "flux" in losses:
+        loss = loss + cfg.flux_weight * losses["flux"]
+    if "mmd" in losses:
+        loss = loss + cfg.mmd_weight * losses["mmd"]
+    return loss
+
+
+def compile_terms(mode: str, backend: str = "inductor") -> tuple[Callable, Callable]:
+    """:func:`vae_terms` and :func:`transfer_terms` through ``torch.compile`` (``mode``: see
+    ``RunConfig.compile``), each compiled on its first call; what ``--compile`` trains with."""
+    def compiled(fn: Callable) -> Callable:
+        return torch.compile(fn, mode=None if mode == "default" else mode, backend=backend, dynamic=False)
+
+    return compiled(vae_terms), compiled(transfer_terms)
+
+
 def _lightning():
     import lightning as L
 
@@ -369,10 +389,7 @@ class MoVETask(_lightning().LightningModule):
         :func:`vae_terms` and :func:`transfer_terms` are compiled, each on its first
         call. Checkpoints and model files are the same kind; the losses agree up to float rounding.
         """
-        def compiled(fn):
-            return torch.compile(fn, mode=None if mode == "default" else mode, backend=backend, dynamic=False)
-
-        self._vae_terms, self._transfer_terms = compiled(vae_terms), compiled(transfer_terms)
+        self._vae_terms, self._transfer_terms = compile_terms(mode, backend)
 
     def _vae_step(self) -> int:
         """Optimisation steps of the VAE so far (manual optimisation counts both optimizers)."""
@@ -387,11 +404,7 @@ class MoVETask(_lightning().LightningModule):
         if self.adversarial:
             loss = self._adversarial_step(losses, transfers, beta, bs)
         else:
-            loss = losses["rec"] + beta * losses["kl"]
-            if "flux" in losses:
-                loss = loss + self.train_cfg.flux_weight * losses["flux"]
-            if "mmd" in losses:
-                loss = loss + self.train_cfg.mmd_weight * losses["mmd"]
+            loss = weighted_loss(losses, self.train_cfg, beta)
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         self.log("train/beta", beta, batch_size=bs)
         for k, v in losses.items():
@@ -424,9 +437,7 @@ class MoVETask(_lightning().LightningModule):
             opt_d.step()
         # generator (encoder + decoder): VAE terms + make transfers to t look real to D_t
         with self.toggled_optimizer(opt_g):
-            loss = losses["rec"] + beta * losses["kl"]
-            if "flux" in losses:
-                loss = loss + cfg.flux_weight * losses["flux"]
+            loss = weighted_loss(losses, cfg, beta)  # no mmd term: the discriminators translate
             if transfers is not None:
                 g_adv = generator_loss(disc(transfers[0], transfers[2]))
                 losses["adv"] = g_adv
