@@ -42,6 +42,14 @@ def make_batch(model: MoVE, batch: int, bins: int, device: str) -> tuple[torch.T
     return tuple(t.to(device) for t in (x, inst, pc, octave, target, real))
 
 
+def build(preset: str, batch: int, bins: int, instruments: int,
+          device: str) -> tuple[MoVE, tuple[torch.Tensor, ...], TrainConfig]:
+    """A seeded model of ``preset`` on ``device``, a synthetic batch, and the training config (flux on)."""
+    torch.manual_seed(0)
+    model = MoVE(model_config(preset, n_bins=bins, n_instruments=instruments, n_octaves=4)).to(device)
+    return model, make_batch(model, batch, bins, device), TrainConfig(preset=preset, flux_weight=10.0)
+
+
 class Step:
     """One optimisation step of ``model`` through ``terms``: its (vae_terms, transfer_terms), eager or compiled."""
 
@@ -91,10 +99,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gpu = args.device == "gpu"
     device = "cuda" if gpu else "cpu"
-    torch.manual_seed(0)
-    model = MoVE(model_config(args.preset, n_bins=args.bins, n_instruments=args.instruments, n_octaves=4)).to(device)
-    batch = make_batch(model, args.batch, args.bins, device)
-    cfg = TrainConfig(preset=args.preset, flux_weight=10.0)
+    model, batch, cfg = build(args.preset, args.batch, args.bins, args.instruments, device)
     eager = Step(model, (vae_terms, transfer_terms), cfg, batch, gpu)
     compiled = Step(copy.deepcopy(model), compile_terms(args.mode), cfg, batch, gpu)
     t0 = time.perf_counter()

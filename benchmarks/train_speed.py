@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per note")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--compile", default="off", choices=COMPILE_MODES, help="torch.compile mode of the loss terms")
+    ap.add_argument("--no-transfer", action="store_true", help="skip the CPU transfer timing at the end")
     args = ap.parse_args()
     import logging
 
@@ -134,7 +135,7 @@ def main() -> None:
                                           args.epochs, tmp, args.compile)
             print(f"{preset:<8} {params:>12,} {rate:>10.0f}", flush=True)
             last = tmp / f"{preset}-{args.device}" / "model.pt"
-        if last is not None:
+        if last is not None and not args.no_transfer:
             sec = bench_transfer(last)
             print(f"transfer of a 5 s note on CPU ({args.presets.split(',')[-1]}): {sec:.2f} s "
                   f"({5.0 / sec:.1f}x real time)")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
 
 from move.model import FiLMGenerator, MoVE, mmd, model_config, translation_mmd
 from move.model.film import GENERATOR_KEYS, FusedFiLMGenerator, split_film_state
+from move.model.losses import masked_lower_median
 from move.model.networks import ConditionedBlock, _conv_geometry
 
 torch.set_num_threads(1)
@@ -189,6 +191,33 @@ def test_vectorised_translation_mmd_batch_of_training_size():
     transferred, real = torch.randn(64, 8, 40, generator=gen), torch.randn(64, 8, 40, generator=gen)
     ref = _translation_mmd_loop(transferred, real, groups)
     torch.testing.assert_close(translation_mmd(transferred, real, groups), ref, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("by_sort", [False, True])
+def test_masked_lower_median_matches_numpy(by_sort):
+    """Both ways (nanmedian on the CPU, sort on accelerators) give numpy's lower median."""
+    gen = torch.Generator().manual_seed(3)
+    for n in (2, 3, 8, 501):
+        values = torch.randn(4, n, generator=gen).round(decimals=1)  # ties included
+        mask = torch.rand(4, n, generator=gen) < 0.5
+        mask[:, :2] = True
+        out = masked_lower_median(values, mask, by_sort=by_sort)
+        for row, (v, m) in enumerate(zip(values.numpy(), mask.numpy())):
+            kept = np.sort(v[m])
+            assert out[row].item() == pytest.approx(float(kept[(len(kept) - 1) // 2]), abs=0)
+
+
+def test_translation_mmd_same_with_the_sort_median(monkeypatch):
+    """The accelerator path of the bandwidth median changes nothing but the speed."""
+    import move.model.losses as losses
+
+    gen = torch.Generator().manual_seed(6)
+    groups = torch.randint(0, 4, (48,), generator=gen)
+    transferred, real = torch.randn(48, 8, 40, generator=gen), torch.randn(48, 8, 40, generator=gen)
+    default = translation_mmd(transferred, real, groups)
+    original = losses.masked_lower_median
+    monkeypatch.setattr(losses, "masked_lower_median", lambda v, m: original(v, m, by_sort=True))
+    assert torch.equal(translation_mmd(transferred, real, groups), default)
 
 
 def test_parameter_count_leaves_the_padding_out():

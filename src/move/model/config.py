@@ -14,7 +14,7 @@ a forward + backward + Adam step, batch 64, one CPU thread):
     The seed's scale: about 15.1 M parameters (dominated by the flatten -> fully
     connected layers of the encoder and the decoder), about 350 slices/s.
 
-On a GPU these models are launch-bound: use large batches (256 or more).
+On a GPU these models are launch-bound at small batches: use 1024 to 4096 (docs/training.md).
 """
 
 from __future__ import annotations
