@@ -166,6 +166,31 @@ def test_resume_checks_config_and_continues(tiny_prepared, tmp_path):
     assert info["data"]["fingerprint"] == PreparedDataset(tiny_prepared).meta["fingerprint"]
 
 
+@pytest.mark.slow
+def test_last_checkpoint_follows_training_not_the_best_validation(tiny_prepared, tmp_path):
+    """last.ckpt (what --resume reads) is the latest state even when validation never improves,
+    and the state where --max-steps stopped; resuming with more steps continues from there."""
+    run = tmp_path / "run"
+    still = TrainConfig(max_epochs=3, batch_size=32, lr=1e-20, texture=False)  # weights never change
+    train(tiny_prepared, run, still, RunConfig(accelerator="cpu", progress=False))
+    ckpts = run / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("*.ckpt")) == ["epoch0000.ckpt", "last.ckpt"]  # no better epoch
+    last = torch.load(ckpts / "last.ckpt", weights_only=False)
+    best = torch.load(ckpts / "epoch0000.ckpt", weights_only=False)
+    assert (best["epoch"], last["epoch"]) == (0, 2)
+    assert last["global_step"] == 3 * best["global_step"] > 0
+
+    steps_per_epoch = best["global_step"]
+    run2 = tmp_path / "run2"
+    cfg = TrainConfig(max_epochs=50, batch_size=32, texture=False)
+    budget = steps_per_epoch + 2  # stops inside the second epoch
+    train(tiny_prepared, run2, cfg, RunConfig(accelerator="cpu", progress=False, max_steps=budget))
+    assert torch.load(run2 / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == budget
+    path = train(tiny_prepared, run2, cfg, RunConfig(accelerator="cpu", progress=False, max_steps=budget + 3),
+                 resume=True)
+    assert load_model_file(path).info["global_step"] == budget + 3
+
+
 def test_max_steps_is_a_training_budget(tiny_prepared, tmp_path):
     rc = RunConfig(accelerator="cpu", progress=False, max_steps=3)
     path = train(tiny_prepared, tmp_path / "run", TrainConfig(max_epochs=50, batch_size=32, texture=False), rc)

@@ -553,6 +553,24 @@ class _ExportModel(_lightning().Callback):
         self._export(trainer, task)
 
 
+class _LastCheckpoint(_lightning().pytorch.callbacks.ModelCheckpoint):
+    """``checkpoints/last.ckpt``, what ``--resume`` continues from.
+
+    Written every ``every`` epochs whether or not the validation error improved, and once
+    more when fitting stops (``--max-steps``, ``--max-minutes``). Lightning's own
+    ``save_last`` (2.6) writes it only beside a new best checkpoint, so a run whose
+    validation error had levelled off resumed from its last improvement, hours back.
+    """
+
+    def __init__(self, dirpath: Path, every: int = 1) -> None:
+        super().__init__(dirpath=dirpath, filename="last", save_top_k=1, monitor=None,
+                         every_n_epochs=max(1, every), enable_version_counter=False)
+
+    def on_train_end(self, trainer, task) -> None:
+        if not trainer.sanity_checking and self._last_global_step_saved != trainer.global_step:
+            self._save_checkpoint(trainer, self.format_checkpoint_name({}))
+
+
 class _History(_lightning().Callback):
     """Appends (wall time, epoch, step, validation errors) to ``history.json`` after every validation.
 
@@ -788,9 +806,10 @@ def _trainer(L, run_dir: Path, cfg: TrainConfig, run: RunConfig, task: MoVETask,
     task.image_every = run.image_every
     callbacks = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="epoch{epoch:04d}",
-                        auto_insert_metric_name=False, save_last=True, save_top_k=1,
+                        auto_insert_metric_name=False, save_top_k=1,
                         every_n_epochs=max(1, run.checkpoint_every),
                         monitor="valid/rec" if data.valid is not None else None, mode="min"),
+        _LastCheckpoint(run_dir / "checkpoints", run.checkpoint_every),
         _ExportModel(run_dir / "model.pt", run.checkpoint_every),
         _History(run_dir / "history.json"),
         *([_DDPRecord()] if run.devices * run.num_nodes > 1 else []),
