@@ -6,7 +6,9 @@ one eager optimisation step (the loss terms of :func:`move.train.vae_terms` and
 
 * **phases**: the VAE forward, the transfer decode, the MMD, backward and the Adam
   step, each timed alone (device synchronised between them);
-* **variants**: the whole step as trained, without the MMD term, and on a GPU with
+* **variants**: the whole step as trained, without the MMD term, with the strided
+  transposed convolutions as sub-pixel convolutions or not (``networks.SUBPIXEL_DEVICES``),
+  and on a GPU with
   channels-last convolutions (``networks.CHANNELS_LAST_DEVICES``) and with
   ``cudnn.benchmark`` on, to show what each costs;
 * **operators**: ``torch.profiler``'s table of the step, sorted by device time.
@@ -121,6 +123,12 @@ def main() -> None:
     for label, fn in variants.items():
         sec = median_seconds(fn, gpu, args.steps)
         print(f"  {label:<28} {1000 * sec:8.1f} ms  {args.batch / sec:9.0f} slices/s")
+    kept = networks.SUBPIXEL_DEVICES
+    networks.SUBPIXEL_DEVICES = () if device in kept else (device,)
+    sec = median_seconds(step, gpu, args.steps)
+    label = f"sub-pixel tconvs {'off' if device in kept else 'on'}"
+    print(f"  {label:<28} {1000 * sec:8.1f} ms  {args.batch / sec:9.0f} slices/s")
+    networks.SUBPIXEL_DEVICES = kept
     if gpu:
         networks.CHANNELS_LAST_DEVICES = ("cpu", "cuda")
         sec = median_seconds(step, gpu, args.steps)

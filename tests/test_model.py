@@ -388,3 +388,41 @@ def test_autocast_bf16_cpu() -> None:
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("stride", [(1, 4), (2, 4), (3, 2)])
+def test_subpixel_transposed_convolution_equals_the_layer(stride):
+    """The sub-pixel form gives the layer's output and gradients (strides of the decoder, and 3)."""
+    from torch import nn
+
+    from move.model.networks import _tconv_geometry, subpixel_conv_transpose
+
+    torch.manual_seed(0)
+    (kt, pt), (kf, pf) = _tconv_geometry(stride[0]), _tconv_geometry(stride[1])
+    layer = nn.ConvTranspose2d(6, 2, (kt, kf), stride=stride, padding=(pt, pf))
+    h = torch.randn(3, 6, 5, 11, requires_grad=True)
+    ref, out = layer(h), subpixel_conv_transpose(layer, h)
+    assert out.shape == ref.shape == (3, 2, 5 * stride[0], 11 * stride[1])
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    params = [h, layer.weight, layer.bias]
+    for g_out, g_ref in zip(torch.autograd.grad(out.sin().sum(), params), torch.autograd.grad(ref.sin().sum(), params)):
+        torch.testing.assert_close(g_out, g_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_decoder_with_subpixel_convolutions_decodes_the_same(monkeypatch):
+    from move.model import networks
+
+    torch.manual_seed(0)
+    model = MoVE(model_config("tiny", n_bins=40, n_frames=8, n_instruments=3, n_octaves=2)).eval()
+    z, inst = torch.randn(4, model.config.latent_dim), torch.tensor([0, 1, 2, 0])
+    pc, octave = torch.tensor([0, 3, 7, 11]), torch.tensor([0, 1, 1, 0])
+    with torch.no_grad():
+        ref = model.decode(z, inst, pc, octave)
+        monkeypatch.setattr(networks, "SUBPIXEL_DEVICES", ("cpu",))
+        calls = []
+        original = networks.subpixel_conv_transpose
+        monkeypatch.setattr(networks, "subpixel_conv_transpose", lambda layer, h: calls.append(layer) or original(layer, h))
+        out = model.decode(z, inst, pc, octave)
+    assert len(calls) == 2  # the two strided layers; the stride-1 one runs as it is
+    assert out.shape == ref.shape == (4, 8, 40)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)

@@ -52,6 +52,53 @@ LEAKY_SLOPE = 0.2
 #: (a stride assertion), so CUDA keeps NCHW.
 CHANNELS_LAST_DEVICES: tuple[str, ...] = ("cpu",)
 
+#: Device types whose strided transposed convolutions run as sub-pixel convolutions
+#: (:func:`subpixel_conv_transpose`). Off everywhere until measured on a GPU: there cuDNN
+#: ran the decoder's last layer (stride (1, 4), kernel (3, 8)) with a generic kernel,
+#: 12 ms per call at batch 4096 on an H200; ``benchmarks/profile_step.py`` compares both.
+SUBPIXEL_DEVICES: tuple[str, ...] = ()
+
+
+def subpixel_conv_transpose(layer: nn.ConvTranspose2d, h: Tensor) -> Tensor:
+    """``layer(h)`` as a stride-1 transposed convolution to one channel per output phase.
+
+    A transposed convolution of stride ``(st, sf)`` computes each output phase
+    ``(t mod st, f mod sf)`` from its own taps of the kernel. This runs the
+    ``st * sf`` phases as the channels of one stride-1 transposed convolution (the kernel
+    zero-padded to a multiple of the stride), interleaves them (a pixel shuffle) and
+    crops the padding: the same values up to float rounding, gradients included.
+
+    Parameters
+    ----------
+    layer : nn.ConvTranspose2d
+        ``groups=1``, no dilation, no ``output_padding`` (else ``layer(h)`` is returned).
+    h : Tensor [B, in_channels, T, F]
+
+    Returns
+    -------
+    Tensor [B, out_channels, (T - 1) st - 2 pt + kt, (F - 1) sf - 2 pf + kf]
+
+    Examples
+    --------
+    >>> layer = nn.ConvTranspose2d(16, 1, (3, 8), stride=(1, 4), padding=(1, 2))
+    >>> h = torch.randn(2, 16, 8, 33)
+    >>> bool(torch.allclose(subpixel_conv_transpose(layer, h), layer(h), atol=1e-5))
+    True
+    """
+    if layer.groups != 1 or tuple(layer.dilation) != (1, 1) or tuple(layer.output_padding) != (0, 0):
+        return layer(h)
+    (st, sf), (kt, kf), (pt, pf) = layer.stride, layer.kernel_size, layer.padding
+    mt, mf = -(-kt // st), -(-kf // sf)
+    weight = nn.functional.pad(layer.weight, (0, mf * sf - kf, 0, mt * st - kt))  # [C, O, mt st, mf sf]
+    c, o = weight.shape[:2]
+    weight = weight.reshape(c, o, mt, st, mf, sf).permute(0, 1, 3, 5, 2, 4).reshape(c, o * st * sf, mt, mf)
+    y = nn.functional.conv_transpose2d(h, weight)  # [B, O st sf, T + mt - 1, F + mf - 1]
+    b, _, qt, qf = y.shape
+    y = y.reshape(b, o, st, sf, qt, qf).permute(0, 1, 4, 2, 5, 3).reshape(b, o, qt * st, qf * sf)
+    n_t, n_f = h.shape[-2:]
+    y = y[:, :, pt:pt + (n_t - 1) * st - 2 * pt + kt, pf:pf + (n_f - 1) * sf - 2 * pf + kf]
+    return y if layer.bias is None else y + layer.bias.view(1, -1, 1, 1).to(y.dtype)
+
 
 def _activation(name: str) -> nn.Module:
     if name == "leaky_relu":
@@ -169,7 +216,11 @@ class ConditionedBlock(nn.Module):
             h = _concat_condition(h, cond)
         if h.dim() == 4 and h.device.type in CHANNELS_LAST_DEVICES:
             h = h.contiguous(memory_format=torch.channels_last)
-        h = self.layer(h)
+        if (isinstance(self.layer, nn.ConvTranspose2d) and h.device.type in SUBPIXEL_DEVICES
+                and tuple(self.layer.stride) != (1, 1)):
+            h = subpixel_conv_transpose(self.layer, h)
+        else:
+            h = self.layer(h)
         if self.unflatten is not None:
             h = h.view(h.shape[0], *self.unflatten)
         h = self.norm(h)
