@@ -567,7 +567,7 @@ class _LastCheckpoint(_lightning().pytorch.callbacks.ModelCheckpoint):
                          every_n_epochs=max(1, every), enable_version_counter=False)
 
     def on_train_end(self, trainer, task) -> None:
-        if not trainer.sanity_checking and self._last_global_step_saved != trainer.global_step:
+        if not self._should_skip_saving_checkpoint(trainer):  # Lightning's own test: not saved at this step yet
             self._save_checkpoint(trainer, self.format_checkpoint_name({}))
 
 
