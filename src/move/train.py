@@ -45,6 +45,7 @@ import torch
 from move.config import read_json, to_dict, write_json
 from move.data.instruments import INSTRUMENT_NAMES, canonical_instrument, find_instrument
 from move.data.prepare import PreparedDataset
+from move.data.sampling import BalancedSampler
 from move.errors import ConfigError, MoveWarning
 from move.model.checkpoint import ModelBundle, bundle_to_dict, save_model
 from move.model.config import ModelConfig, model_config
@@ -218,10 +219,12 @@ def lr_factor(step: int, total: int) -> float:
     return LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def _index_loader(n: int, batch_size: int, shuffle: bool) -> torch.utils.data.DataLoader:
+def _index_loader(n: int, batch_size: int, shuffle: bool,
+                  sampler: torch.utils.data.Sampler | None = None) -> torch.utils.data.DataLoader:
+    """Batches of slice numbers ``0 .. n-1``: in order, shuffled, or in ``sampler``'s order."""
     return torch.utils.data.DataLoader(
-        _Indices(n), batch_size=min(batch_size, n), shuffle=shuffle, drop_last=shuffle and n > batch_size,
-        collate_fn=torch.tensor, num_workers=0,
+        _Indices(n), batch_size=min(batch_size, n), shuffle=shuffle and sampler is None, sampler=sampler,
+        drop_last=shuffle and n > batch_size, collate_fn=torch.tensor, num_workers=0,
     )
 
 
@@ -339,7 +342,10 @@ class MoVETask(_lightning().LightningModule):
             self._data_device = self.device
 
     def train_dataloader(self):
-        return _index_loader(len(self.data.train["x"]), self.train_cfg.batch_size, shuffle=True)
+        sampler = None
+        if self.train_cfg.balance == "instruments":
+            sampler = BalancedSampler(self.data.train["instrument"], seed=self.train_cfg.seed)
+        return _index_loader(len(self.data.train["x"]), self.train_cfg.batch_size, shuffle=True, sampler=sampler)
 
     def val_dataloader(self):
         if self.data.valid is None:

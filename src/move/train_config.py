@@ -17,6 +17,9 @@ from move.errors import ConfigError
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 LR_FLOOR = 0.02
 
+#: ``TrainConfig.balance``: the plain shuffle, or each instrument drawn equally often.
+BALANCES: tuple[str, ...] = ("none", "instruments")
+
 #: ``RunConfig.compile``: off, or a ``torch.compile`` mode.
 COMPILE_MODES: tuple[str, ...] = ("off", "default", "reduce-overhead", "max-autotune")
 
@@ -71,6 +74,11 @@ class TrainConfig:
         ``RunConfig.max_steps`` (a run that ``max_minutes`` stops sooner ends above the
         floor). At a fixed budget the final model is the better for it: the last steps
         settle into a minimum instead of jumping around one.
+    balance : str
+        ``none``: each epoch draws every training slice once, so each instrument as often
+        as the set holds it. ``instruments``: each epoch draws the same number of slices of
+        every instrument (:class:`~move.data.sampling.BalancedSampler`), repeating the
+        slices of instruments with fewer recordings and leaving out some of those with more.
     """
 
     preset: str = field(default="tiny", metadata={"choices": ("tiny", "small", "paper")})
@@ -90,10 +98,13 @@ class TrainConfig:
     flux_weight: float = 0.0
     texture: bool = True
     lr_schedule: str = field(default="constant", metadata={"choices": LR_SCHEDULES})
+    balance: str = field(default="none", metadata={"choices": BALANCES})
 
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"--lr-schedule {self.lr_schedule}: must be one of {', '.join(LR_SCHEDULES)}")
+        if self.balance not in BALANCES:
+            raise ConfigError(f"--balance {self.balance}: must be one of {', '.join(BALANCES)}")
 
 
 @dataclass
