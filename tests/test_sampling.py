@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections import Counter
 
 import lightning as L
@@ -89,8 +90,15 @@ def lopsided_prepared(tiny_notes, tmp_path_factory):
 def test_training_draws_instruments_as_balanced(lopsided_prepared, tmp_path, balance):
     record = _RecordBatches()
     cfg = TrainConfig(max_epochs=2, batch_size=16, texture=False, balance=balance, mmd_weight=0)
-    train(lopsided_prepared, tmp_path / "run", cfg, RunConfig(accelerator="cpu", progress=False),
-          extra_callbacks=[record])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(lopsided_prepared, tmp_path / "run", cfg, RunConfig(accelerator="cpu", progress=False),
+              extra_callbacks=[record])
+    hints = [str(w.message) for w in caught if "--balance instruments" in str(w.message)]
+    # the plain shuffle on a lopsided set suggests the option (flute and alto sax: 3 times the violin's slices)
+    assert hints == ([] if balance == "instruments" else
+                     [f"{lopsided_prepared}: Alto-Sax has 3.0 times the training slices of Violin; "
+                      "--balance instruments draws every instrument equally often"])
     shares = np.bincount(record.instruments, minlength=3) / len(record.instruments)
     if balance == "instruments":
         assert shares == pytest.approx([1 / 3] * 3, abs=0.04)

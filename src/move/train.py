@@ -644,6 +644,21 @@ def _resolve_instruments(ds: PreparedDataset, wanted: Sequence[str]) -> list[str
     return chosen
 
 
+#: The ratio of the most to the fewest training slices of an instrument from which training suggests ``--balance``.
+LOPSIDED_RATIO = 3.0
+
+
+def _warn_if_lopsided(ds: PreparedDataset, data: SliceData) -> None:
+    """Say so when one instrument has ``LOPSIDED_RATIO`` times the training slices of another."""
+    counts = np.bincount(data.train["instrument"].numpy(), minlength=len(data.instruments))
+    most, fewest = int(counts.argmax()), int(counts.argmin())
+    if counts[fewest] and counts[most] >= LOPSIDED_RATIO * counts[fewest]:
+        warnings.warn(MoveWarning(
+            f"{ds.root}: {data.instruments[most]} has {counts[most] / counts[fewest]:.1f} times the training "
+            f"slices of {data.instruments[fewest]}; --balance instruments draws every instrument equally often"
+        ), stacklevel=3)
+
+
 def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     diffs = []
     for key in sorted(set(old) | set(new)):
@@ -723,6 +738,8 @@ def train(
     if cfg.translation not in TRANSLATIONS:
         raise ConfigError(f"train: translation must be one of {', '.join(TRANSLATIONS)}, got {cfg.translation!r}")
     data = SliceData(ds, instruments, memory_gb=run.data_memory_gb)
+    if cfg.balance == "none":
+        _warn_if_lopsided(ds, data)
     fe = ds.frontend()
     mcfg = model_config(
         cfg.preset,
