@@ -112,3 +112,29 @@ def test_compiled_training_matches_eager_training(tiny_prepared, tmp_path, monke
     assert used == ["default"]
     for name, w in weights["off"].items():
         torch.testing.assert_close(weights["default"][name], w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_mmd_reals_draws_k_real_slices_per_transfer(tiny_prepared, tmp_path, monkeypatch, k):
+    import move.train as mt
+
+    calls, original = [], mt.translation_mmd
+
+    def spy(transferred, real, groups, real_groups=None, **kw):
+        calls.append((transferred.shape[0], real.shape[0], groups.clone(), real_groups.clone()))
+        return original(transferred, real, groups, real_groups, **kw)
+
+    monkeypatch.setattr(mt, "translation_mmd", spy)
+    cfg = TrainConfig(max_epochs=1, batch_size=32, texture=False, mmd_reals=k)
+    train(tiny_prepared, tmp_path / "run", cfg, RunConfig(accelerator="cpu", progress=False, max_steps=3))
+    assert len(calls) == 3
+    for n, m, groups, real_groups in calls:
+        assert (n, m) == (32, 32 * k)
+        # each target instrument's real side has k times its transfers
+        assert torch.equal(torch.bincount(real_groups, minlength=3), k * torch.bincount(groups, minlength=3))
+    assert load_model_file(tmp_path / "run" / "model.pt").info["train"]["mmd_reals"] == k
+
+
+def test_mmd_reals_below_one_is_refused():
+    with pytest.raises(ConfigError, match="--mmd-reals 0: must be a whole number of 1 or more"):
+        TrainConfig(mmd_reals=0)

@@ -259,13 +259,15 @@ def transfer_terms(model: MoVE, cfg: TrainConfig, z: torch.Tensor, target: torch
                    real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A batch's transfers to ``target`` and, with the MMD criterion, their ``mmd`` term.
 
-    ``real`` [B, n_frames, n_bins] holds a real slice of each target instrument. The
+    ``real`` [k * B, n_frames, n_bins] holds ``k`` real slices of each target instrument
+    (``k`` rows of ``B``, each in the order of ``target``; ``k`` is ``cfg.mmd_reals``). The
     decode is one graph for ``--compile``; the MMD runs eagerly beside it.
     """
     transferred = model.decode(z, target, pitch_class, octave)
     if cfg.translation != "mmd":
         return transferred, {}
-    return transferred, {"mmd": translation_mmd(transferred, real, target)}
+    real_groups = target.repeat(real.shape[0] // target.shape[0])
+    return transferred, {"mmd": translation_mmd(transferred, real, target, real_groups)}
 
 
 def weighted_loss(losses: dict[str, torch.Tensor], cfg: TrainConfig, beta: float) -> torch.Tensor:
@@ -384,10 +386,11 @@ class MoVETask(_lightning().LightningModule):
         n_inst = self.model.config.n_instruments
         shift = torch.randint(1, n_inst, b["instrument"].shape, device=self.device)
         target = (b["instrument"] + shift) % n_inst
-        real = self.data.matched(target, b["pitch"])
+        k = self.train_cfg.mmd_reals if self.train_cfg.translation == "mmd" else 1
+        real = self.data.matched(target.repeat(k), b["pitch"].repeat(k))
         transferred, mmd = self._transfer_terms(self.model, self.train_cfg, z, target, b["pitch_class"],
                                                 b["octave"], real)
-        return {**losses, **mmd}, (transferred, real, target)
+        return {**losses, **mmd}, (transferred, real[: len(target)], target)
 
     def compile_losses(self, mode: str, backend: str = "inductor") -> None:
         """Run the loss terms through ``torch.compile`` (``mode``: see ``RunConfig.compile``).
