@@ -14,7 +14,6 @@ from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
 from move.data.sampling import BalancedSampler
 from move.errors import ConfigError
 from move.train import RunConfig, TrainConfig, train
-from move.train_config import TrainConfig as Config
 
 LABELS = np.array([0] * 50 + [1] * 7 + [2] * 23 + [-1] * 4)  # -1: a slice of no chosen instrument
 
@@ -61,7 +60,7 @@ def test_bad_labels_and_choice_are_refused():
     with pytest.raises(ValueError, match="one-dimensional"):
         BalancedSampler(np.zeros((2, 2), dtype=int))
     with pytest.raises(ConfigError, match="--balance notes: must be one of none, instruments"):
-        Config(balance="notes")
+        TrainConfig(balance="notes")
 
 
 class _RecordBatches(L.Callback):
