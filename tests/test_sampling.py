@@ -103,3 +103,22 @@ def test_training_draws_instruments_as_balanced(lopsided_prepared, tmp_path, bal
         assert shares == pytest.approx([1 / 3] * 3, abs=0.04)
     else:  # the plain shuffle: the violin (2 of 14 notes) is drawn as rarely as the set holds it
         assert shares.min() < 0.2
+
+
+@pytest.mark.parametrize(("rank", "said"), [(0, 1), (1, 0)])
+def test_the_lopsided_hint_comes_from_the_first_process_only(lopsided_prepared, monkeypatch, rank, said):
+    # under DDP every process runs train(); Lightning tells each its rank before it does
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from move.data.prepare import PreparedDataset
+    from move.train import SliceData, _warn_if_lopsided
+
+    ds = PreparedDataset(lopsided_prepared)
+    data = SliceData(ds, ds.instruments)
+    monkeypatch.setattr(rank_zero_only, "rank", rank)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _warn_if_lopsided(ds, data)
+    assert [str(w.message) for w in caught] == [
+        f"{lopsided_prepared}: Alto-Sax has 3.0 times the training slices of Violin; "
+        "--balance instruments draws every instrument equally often"] * said

@@ -621,6 +621,16 @@ class _History(_lightning().Callback):
         write_json(self.path, {"entries": self.entries})
 
 
+def _warn_once(message: str) -> None:
+    """A :class:`MoveWarning` about the run, from the first process only: under DDP every
+    process runs :func:`train` (Lightning relaunches the command, torchrun and SLURM start it
+    on every machine), and a run should say a thing once. It points at the caller of ``train``."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        warnings.warn(MoveWarning(message), stacklevel=4)
+
+
 def _resolve_instruments(ds: PreparedDataset, wanted: Sequence[str]) -> list[str]:
     """The instruments to train: those asked for (default: all of the dataset's). Instruments
     asked for that the dataset lacks are left out, and so is said (a warning); training on
@@ -630,15 +640,15 @@ def _resolve_instruments(ds: PreparedDataset, wanted: Sequence[str]) -> list[str
         chosen = list(available)
         lacking = [i for i in INSTRUMENT_NAMES if i not in available]
         if all(a in INSTRUMENT_NAMES for a in available) and lacking and len(available) > 4:
-            warnings.warn(MoveWarning(f"{ds.root}: training on the {len(available)} instruments it has; it has "
-                                      f"no notes of {', '.join(lacking)}"), stacklevel=3)
+            _warn_once(f"{ds.root}: training on the {len(available)} instruments it has; it has "
+                       f"no notes of {', '.join(lacking)}")
     else:
         absent = [w for w in wanted if find_instrument(w) is not None and find_instrument(w) not in available]
         chosen = [canonical_instrument(w, available) for w in wanted if w not in absent]
         chosen = list(dict.fromkeys(chosen))
         if absent:
-            warnings.warn(MoveWarning(f"{ds.root}: no notes of {', '.join(find_instrument(w) for w in absent)}; "
-                                      f"training on the {len(chosen)} others: {', '.join(chosen)}"), stacklevel=3)
+            _warn_once(f"{ds.root}: no notes of {', '.join(find_instrument(w) for w in absent)}; "
+                       f"training on the {len(chosen)} others: {', '.join(chosen)}")
     if len(chosen) < 2:
         raise ConfigError(
             f"{ds.root}: training needs at least two instruments, the selection has "
@@ -656,10 +666,8 @@ def _warn_if_lopsided(ds: PreparedDataset, data: SliceData) -> None:
     counts = np.bincount(data.train["instrument"].numpy(), minlength=len(data.instruments))
     most, fewest = int(counts.argmax()), int(counts.argmin())
     if counts[fewest] and counts[most] >= LOPSIDED_RATIO * counts[fewest]:
-        warnings.warn(MoveWarning(
-            f"{ds.root}: {data.instruments[most]} has {counts[most] / counts[fewest]:.1f} times the training "
-            f"slices of {data.instruments[fewest]}; --balance instruments draws every instrument equally often"
-        ), stacklevel=3)
+        _warn_once(f"{ds.root}: {data.instruments[most]} has {counts[most] / counts[fewest]:.1f} times the training "
+                   f"slices of {data.instruments[fewest]}; --balance instruments draws every instrument equally often")
 
 
 def _config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
