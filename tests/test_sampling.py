@@ -10,10 +10,12 @@ import lightning as L
 import numpy as np
 import pytest
 from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 
+from move.data.prepare import PreparedDataset
 from move.data.sampling import BalancedSampler
 from move.errors import ConfigError
-from move.train import RunConfig, TrainConfig, train
+from move.train import RunConfig, SliceData, TrainConfig, _warn_if_lopsided, train
 
 LABELS = np.array([0] * 50 + [1] * 7 + [2] * 23 + [-1] * 4)  # -1: a slice of no chosen instrument
 
@@ -108,11 +110,6 @@ def test_training_draws_instruments_as_balanced(lopsided_prepared, tmp_path, bal
 @pytest.mark.parametrize(("rank", "said"), [(0, 1), (1, 0)])
 def test_the_lopsided_hint_comes_from_the_first_process_only(lopsided_prepared, monkeypatch, rank, said):
     # under DDP every process runs train(); Lightning tells each its rank before it does
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-    from move.data.prepare import PreparedDataset
-    from move.train import SliceData, _warn_if_lopsided
-
     ds = PreparedDataset(lopsided_prepared)
     data = SliceData(ds, ds.instruments)
     monkeypatch.setattr(rank_zero_only, "rank", rank)
