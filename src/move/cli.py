@@ -142,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import shlex
 
     from move.config import from_dict, given_options, read_json
-    from move.train import train
+    from move.train import is_first_process, train
     from move.train_config import RunConfig, TrainConfig
 
     saved: dict = {}
@@ -161,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = from_dict(RunConfig, {**saved.get("run", {}), **given_options(args, RunConfig)})
     model_path = train(data, args.out, cfg, run, resume=args.resume,
                        command=shlex.join(["move", *args.argv]) if hasattr(args, "argv") else None)
-    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+    if is_first_process():
         print(f"model written: {model_path}")  # once, from the first of several DDP processes
     return 0
 

@@ -621,13 +621,23 @@ class _History(_lightning().Callback):
         write_json(self.path, {"entries": self.entries})
 
 
-def _warn_once(message: str) -> None:
-    """A :class:`MoveWarning` about the run, from the first process only: under DDP every
-    process runs :func:`train` (Lightning relaunches the command, torchrun and SLURM start it
-    on every machine), and a run should say a thing once. It points at the caller of ``train``."""
+def is_first_process() -> bool:
+    """Whether this is the first process (global rank 0) of a run, or its only one.
+
+    Under DDP every process runs :func:`train`: Lightning relaunches the command, torchrun
+    and SLURM start it on every machine. Lightning reads the rank from ``RANK``,
+    ``LOCAL_RANK`` or ``SLURM_PROCID`` when imported, and sets the global rank once the
+    processes have met.
+    """
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    if getattr(rank_zero_only, "rank", 0) == 0:
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def _warn_once(message: str) -> None:
+    """A :class:`MoveWarning` about the run from the first process only, so that a run says
+    a thing once. It points at the caller of ``train``."""
+    if is_first_process():
         warnings.warn(MoveWarning(message), stacklevel=4)
 
 
