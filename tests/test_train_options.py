@@ -138,3 +138,32 @@ def test_mmd_reals_draws_k_real_slices_per_transfer(tiny_prepared, tmp_path, mon
 def test_mmd_reals_below_one_is_refused():
     with pytest.raises(ConfigError, match="--mmd-reals 0: must be a whole number of 1 or more"):
         TrainConfig(mmd_reals=0)
+
+
+def test_hidden_sets_the_width_of_the_fully_connected_layers(capsys, tiny_prepared, tmp_path):
+    from move.cli import main
+
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_prepared), "--out", str(run), "--preset", "tiny", "--hidden", "40",
+            "--max-epochs", "1", "--batch-size", "32", "--accelerator", "cpu", "--no-progress", "--no-texture"]
+    assert main(argv) == 0, capsys.readouterr().err
+    bundle = load_model_file(run / "model.pt")
+    assert bundle.model.config.hidden == 40 and bundle.info["train"]["hidden"] == 40
+    assert bundle.model.config.film_hidden == 32  # the rest of the tiny preset is kept
+    assert [fc.layer.out_features for fc in bundle.model.encoder.fcs] == [40, 40, 40]
+    assert bundle.model.encoder.mu.in_features == 40
+    # the tiny preset's own width is 96: a model of the preset has more parameters
+    wider = load_model_file(train(tiny_prepared, tmp_path / "run96", TrainConfig(max_epochs=1, batch_size=32, texture=False),
+                                  RunConfig(accelerator="cpu", progress=False, max_steps=1)))
+    assert wider.model.config.hidden == 96 and wider.model.n_parameters() > bundle.model.n_parameters()
+    # a run cannot be resumed at another width
+    capsys.readouterr()
+    assert main([*argv[:7], "--hidden", "48", *argv[9:], "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("move: error: ") and "config.json: cannot resume, the configuration changed" in err
+    assert "train.hidden: 40 -> 48" in err and len(err.splitlines()) == 1
+
+
+def test_hidden_below_one_is_refused():
+    with pytest.raises(ConfigError, match="--hidden 0: must be a whole number of 1 or more"):
+        TrainConfig(hidden=0)

@@ -769,6 +769,7 @@ def train(
         n_instruments=len(instruments),
         n_octaves=data.n_octaves,
         conditioning=cfg.conditioning,
+        **({"hidden": cfg.hidden} if cfg.hidden is not None else {}),
         **(model_overrides or {}),
     )
     saved = {"train": to_dict(cfg), "model": to_dict(mcfg), "data": str(Path(data_dir).resolve()),

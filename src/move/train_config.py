@@ -32,6 +32,10 @@ class TrainConfig:
     ----------
     preset : str
         Model size preset (``tiny``, ``small``, ``paper``).
+    hidden : int or None
+        Width of the fully connected layers of the encoder and the decoder, in units
+        (default: the preset's: 96 tiny, 384 small, 720 paper). A model of many
+        instruments may need it wider (docs/training.md).
     conditioning : str
         ``film`` (MoVE) or ``concat`` (baseline).
     instruments : tuple of str
@@ -88,6 +92,7 @@ class TrainConfig:
     """
 
     preset: str = field(default="tiny", metadata={"choices": ("tiny", "small", "paper")})
+    hidden: int | None = None
     conditioning: str = field(default="film", metadata={"choices": ("film", "concat")})
     instruments: tuple[str, ...] = ()
     max_epochs: int = 50
@@ -110,6 +115,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"--lr-schedule {self.lr_schedule}: must be one of {', '.join(LR_SCHEDULES)}")
+        if self.hidden is not None and self.hidden < 1:
+            raise ConfigError(f"--hidden {self.hidden}: must be a whole number of 1 or more")
         if self.mmd_reals < 1:
             raise ConfigError(f"--mmd-reals {self.mmd_reals}: must be a whole number of 1 or more")
         if self.balance not in BALANCES:
