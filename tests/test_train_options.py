@@ -156,6 +156,10 @@ def test_hidden_sets_the_width_of_the_fully_connected_layers(capsys, tiny_prepar
     wider = load_model_file(train(tiny_prepared, tmp_path / "run96", TrainConfig(max_epochs=1, batch_size=32, texture=False),
                                   RunConfig(accelerator="cpu", progress=False, max_steps=1)))
     assert wider.model.config.hidden == 96 and wider.model.n_parameters() > bundle.model.n_parameters()
+    # the Python API's model_overrides win over the option, without a clash of keywords
+    both = train(tiny_prepared, tmp_path / "both", TrainConfig(hidden=40, max_epochs=1, batch_size=32, texture=False),
+                 RunConfig(accelerator="cpu", progress=False, max_steps=1), model_overrides={"hidden": 24})
+    assert load_model_file(both).model.config.hidden == 24
     # a run cannot be resumed at another width
     capsys.readouterr()
     assert main([*argv[:7], "--hidden", "48", *argv[9:], "--resume"]) == 2

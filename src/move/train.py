@@ -762,16 +762,17 @@ def train(
     if cfg.balance == "none":
         _warn_if_lopsided(ds, data)
     fe = ds.frontend()
-    mcfg = model_config(
-        cfg.preset,
-        n_bins=fe.n_bins,
-        n_frames=ds.slice_frames,
-        n_instruments=len(instruments),
-        n_octaves=data.n_octaves,
-        conditioning=cfg.conditioning,
+    # one dict: an override of a field set here (e.g. hidden) replaces it instead of
+    # passing the keyword twice
+    mcfg = model_config(cfg.preset, **{
+        "n_bins": fe.n_bins,
+        "n_frames": ds.slice_frames,
+        "n_instruments": len(instruments),
+        "n_octaves": data.n_octaves,
+        "conditioning": cfg.conditioning,
         **({"hidden": cfg.hidden} if cfg.hidden is not None else {}),
         **(model_overrides or {}),
-    )
+    })
     saved = {"train": to_dict(cfg), "model": to_dict(mcfg), "data": str(Path(data_dir).resolve()),
              "data_fingerprint": ds.meta.get("fingerprint")}
     L.seed_everything(cfg.seed, workers=True, verbose=False)
