@@ -171,3 +171,59 @@ def test_hidden_sets_the_width_of_the_fully_connected_layers(capsys, tiny_prepar
 def test_hidden_below_one_is_refused():
     with pytest.raises(ConfigError, match="--hidden 0: must be a whole number of 1 or more"):
         TrainConfig(hidden=0)
+
+
+class _RecordWeights(L.Callback):
+    """The trained network's weights after every optimisation step."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, torch.Tensor]] = []
+
+    def on_train_batch_end(self, trainer, task, outputs, batch, batch_idx: int) -> None:
+        self.steps.append({k: v.detach().clone() for k, v in task.model.state_dict().items()})
+
+
+def test_ema_exports_the_moving_average_of_the_weights(tiny_prepared, tmp_path):
+    record, decay = _RecordWeights(), 0.5
+    cfg = TrainConfig(max_epochs=5, batch_size=32, texture=False, ema=decay)
+    path = train(tiny_prepared, tmp_path / "run", cfg, RunConfig(accelerator="cpu", progress=False, max_steps=4),
+                 extra_callbacks=[record])
+    assert len(record.steps) == 4
+    # the first update copies the weights, each later one moves the average half-way to them
+    want = dict(record.steps[0])
+    for step in record.steps[1:]:
+        want = {k: decay * want[k] + (1 - decay) * step[k] for k in want}
+    bundle = load_model_file(path)
+    assert bundle.info["train"]["ema"] == decay
+    exported = bundle.model.state_dict()
+    for name, w in want.items():
+        torch.testing.assert_close(exported[name], w, rtol=1e-5, atol=1e-6)
+    last = record.steps[-1]
+    assert any(not torch.allclose(exported[k], last[k]) for k in last)  # not the last step's weights
+
+
+def test_ema_resumes_with_its_average(tiny_prepared, tmp_path):
+    run = tmp_path / "run"
+    cfg = TrainConfig(max_epochs=20, batch_size=32, texture=False, ema=0.9)
+    train(tiny_prepared, run, cfg, RunConfig(accelerator="cpu", progress=False, max_steps=3))
+    first = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    assert int(first["ema.n_averaged"]) == 3
+    train(tiny_prepared, run, cfg, RunConfig(accelerator="cpu", progress=False, max_steps=5), resume=True)
+    state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    # restored, not started again (a fresh average would have counted 2 updates)
+    assert int(state["ema.n_averaged"]) == 5
+    exported = load_model_file(run / "model.pt").model.state_dict()
+    for name, w in exported.items():
+        torch.testing.assert_close(w, state[f"ema.module.{name}"])
+
+
+def test_ema_outside_zero_to_one_is_refused(capsys, tiny_prepared, tmp_path):
+    from move.cli import main
+
+    with pytest.raises(ConfigError, match=r"--ema 1.0: must be a decay in \[0, 1\)"):
+        TrainConfig(ema=1.0)
+    assert main(["train", "--data", str(tiny_prepared), "--out", str(tmp_path / "run"), "--ema", "-0.5",
+                 "--accelerator", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "move: error: --ema -0.5: must be a decay in [0, 1), e.g. 0.999 (0: off)"
+    assert not (tmp_path / "run").exists()

@@ -290,6 +290,26 @@ def compile_terms(mode: str, backend: str = "inductor") -> tuple[Callable, Calla
     return compiled(vae_terms), compiled(transfer_terms)
 
 
+def ema_copy(model: torch.nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of ``model``'s weights (``--ema``), in a copy of ``model``.
+
+    Each ``update_parameters(model)`` moves every averaged weight ``1 - decay`` of the way to
+    the model's (the first one copies them); ``.module`` is the averaged network. The copy
+    takes no gradients, so neither the optimiser nor DDP's gradient sync sees it.
+
+    >>> net = torch.nn.Linear(1, 1, bias=False)
+    >>> _ = net.weight.data.fill_(0.0); avg = ema_copy(net, 0.9); avg.update_parameters(net)
+    >>> _ = net.weight.data.fill_(1.0); avg.update_parameters(net)
+    >>> round(float(avg.module.weight), 6)
+    0.1
+    """
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    averaged.requires_grad_(False)
+    return averaged
+
+
 def _lightning():
     import lightning as L
 
@@ -331,11 +351,23 @@ class MoVETask(_lightning().LightningModule):
         self.discriminators: InstrumentDiscriminators | None = None
         #: what computes the loss terms: :func:`vae_terms` and :func:`transfer_terms`, or their graphs
         self._vae_terms, self._transfer_terms = vae_terms, transfer_terms
+        #: the moving average of the weights (``--ema``): what validates and is exported
+        self.ema = ema_copy(self.model, train_cfg.ema) if train_cfg.ema > 0 else None
         if self.adversarial:
             self.automatic_optimization = False
             self.discriminators = InstrumentDiscriminators(
                 model_cfg.n_instruments, model_cfg.n_frames, model_cfg.n_bins
             )
+
+    @property
+    def net(self) -> MoVE:
+        """The network that validates and is exported: the moving average with ``--ema``,
+        else the trained weights themselves."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
 
     # ---------------------------------------------------------------- data
     def _ensure_data(self) -> None:
@@ -464,7 +496,7 @@ class MoVETask(_lightning().LightningModule):
     def validation_step(self, idx: torch.Tensor, batch_idx: int) -> None:
         self._ensure_data()
         b = self.data.batch(self.data.valid, idx)
-        out = self.model(b["x"], b["instrument"], b["pitch_class"], b["octave"])
+        out = self.net(b["x"], b["instrument"], b["pitch_class"], b["octave"])
         rec = reconstruction_loss(out["recon"], b["x"])
         kl = kl_divergence(out["mu"], out["logvar"])
         # spectral convergence in the linear magnitude domain
@@ -486,7 +518,7 @@ class MoVETask(_lightning().LightningModule):
             return
         from move.plots import spectrogram_figure
 
-        m = self.model
+        m = self.net
         n_inst = m.config.n_instruments
         first = b["x"][:1]
         ids = (b["instrument"][:1], b["pitch_class"][:1], b["octave"][:1])
@@ -520,7 +552,7 @@ class MoVETask(_lightning().LightningModule):
         from move.audio.frontend import Frontend
 
         return ModelBundle(
-            model=self.model,
+            model=self.net,
             frontend=Frontend.from_state(self.frontend_state),
             instruments=self.data.instruments,
             octave_min=self.data.octave_min,
@@ -549,10 +581,11 @@ class _ExportModel(_lightning().Callback):
 
     def _export(self, trainer, task: MoVETask) -> None:
         if trainer.is_global_zero:
-            was_training = task.model.training
-            task.model.eval()
+            net = task.net
+            was_training = net.training
+            net.eval()
             save_model(task.bundle(), self.path)
-            task.model.train(was_training)
+            net.train(was_training)
 
     def on_validation_epoch_end(self, trainer, task) -> None:
         if not trainer.sanity_checking and (trainer.current_epoch + 1) % self.every == 0:
@@ -996,4 +1029,4 @@ def add_texture(model_path: str | os.PathLike, ds: PreparedDataset, half: bool =
     return summary
 
 
-__all__ = ["TRANSLATIONS", "MoVETask", "RunConfig", "SliceData", "TrainConfig", "add_texture", "train"]
+__all__ = ["TRANSLATIONS", "MoVETask", "RunConfig", "SliceData", "TrainConfig", "add_texture", "ema_copy", "train"]

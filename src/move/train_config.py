@@ -89,6 +89,12 @@ class TrainConfig:
         as the set holds it. ``instruments``: each epoch draws the same number of slices of
         every instrument (:class:`~move.data.sampling.BalancedSampler`), repeating the
         slices of instruments with fewer recordings and leaving out some of those with more.
+    ema : float
+        Decay of an exponential moving average of the weights, updated after every step
+        (0: off). With it, validation, ``model.pt`` and the texture use the average
+        instead of the last step's weights; the optimiser goes on with the latter.
+        0.999 averages over about the last 1 000 steps, smoothing out the noise of the
+        last steps at a constant learning rate (docs/training.md).
     """
 
     preset: str = field(default="tiny", metadata={"choices": ("tiny", "small", "paper")})
@@ -111,8 +117,11 @@ class TrainConfig:
     texture: bool = True
     lr_schedule: str = field(default="constant", metadata={"choices": LR_SCHEDULES})
     balance: str = field(default="none", metadata={"choices": BALANCES})
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"--ema {self.ema}: must be a decay in [0, 1), e.g. 0.999 (0: off)")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"--lr-schedule {self.lr_schedule}: must be one of {', '.join(LR_SCHEDULES)}")
         if self.hidden is not None and self.hidden < 1:
