@@ -166,6 +166,7 @@ def test_info_on_the_shipped_model(capsys):
     assert "  Flute           C4-C7" in lines and "  Violoncello     C2-A5" in lines
     assert "front end: stft, 22050 Hz, hop 256 (86.13 frames/s), 513 bins" in lines
     assert f"{n_params:,} parameters" in out and "3-d latent space" in out
+    assert "preset small, fully connected layers of 384 units," in out
     assert "slice: 8 frames (93 ms)" in lines and "texture statistics: yes" in lines
     # the recipe's folder name, not the training machine's path (scripts/ship_model.py)
     assert any(line.startswith("training data: prep12_f8 (") and "Piano 264" in line for line in lines)
@@ -177,6 +178,7 @@ def test_info_on_the_shipped_model(capsys):
     assert [i["name"] for i in d["instruments"]] == raw["instruments"]
     assert d["instruments"][4] == {"name": "Flute", "pitch_range": [60, 96], "notes": "C4-C7"}
     assert d["parameters"] == n_params and d["latent_dim"] == 3 and d["weights"] == "float16"
+    assert d["hidden"] == raw["model_config"]["hidden"] == 384
     assert d["slice"] == {"frames": 8, "seconds": round(8 * 256 / 22050, 4)}
     assert d["training"]["config"]["flux_weight"] == 10.0 and d["training"]["data"]["slices"]["train"] == 116078
 

@@ -102,7 +102,9 @@ def test_legacy_state_dict_is_converted_and_gives_the_same_transfer():
         fused = model.transfer(x, src, tgt, pc, octave)
         legacy = _legacy_forward(model, state, x, src, tgt, pc, octave)
     assert fused.abs().max() > 0
-    torch.testing.assert_close(fused, legacy, rtol=1e-6, atol=1e-6)
+    # float32 through the whole encoder and decoder: the fused matmul sums in another order
+    # than the per-block ones (differences of a few 1e-6 on some CPUs); a wrong conversion is O(1)
+    torch.testing.assert_close(fused, legacy, rtol=1e-5, atol=1e-5)
 
 
 def test_partial_legacy_state_dict_is_refused():

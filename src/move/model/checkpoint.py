@@ -238,6 +238,7 @@ def _describe(data: dict[str, Any], path: Path) -> dict[str, Any]:
         "latent_dim": mcfg.get("latent_dim"),
         "conditioning": mcfg.get("conditioning"),
         "preset": train_cfg.get("preset") if isinstance(train_cfg, dict) else None,
+        "hidden": mcfg.get("hidden"),
         "parameters": int(sum(t.numel() for t in tensors)),
         "weights": str(tensors[0].dtype).replace("torch.", "") if tensors else None,
         "slice": {"frames": n_frames,
@@ -274,7 +275,8 @@ def format_model_description(d: dict[str, Any]) -> str:
         f"front end: {fe['name']}, {fe['sample_rate']} Hz, hop {fe['hop_length']} "
         f"({fe['frames_per_second']} frames/s), {fe['bins']} bins",
         f"model: {d['latent_dim']}-d latent space, {d['conditioning']} conditioning, "
-        f"preset {d['preset'] or nr}, {d['parameters']:,} parameters ({d['weights']})",
+        f"preset {d['preset'] or nr}, fully connected layers of {d['hidden'] or nr} units, "
+        f"{d['parameters']:,} parameters ({d['weights']})",
         f"slice: {sl['frames']} frames" + (f" ({1000 * sl['seconds']:.0f} ms)" if sl["seconds"] else ""),
         "texture statistics: " + ("yes" if d["texture"] else "no (transfers add no texture)"),
     ]
