@@ -170,7 +170,8 @@ def test_info_on_the_shipped_model(capsys):
     assert "slice: 8 frames (93 ms)" in lines and "texture statistics: yes" in lines
     # the recipe's folder name, not the training machine's path (scripts/ship_model.py)
     assert any(line.startswith("training data: prep12_f8 (") and "Piano 264" in line for line in lines)
-    assert any(line.startswith("training command: move --threads 2 train --data prep12_f8") for line in lines)
+    assert any(line.startswith("training command: move --threads ") and " train --data prep12_f8 " in line
+               for line in lines)
     assert "written by move 0.1.0; running move 0.1.0" in lines
     assert any(line.startswith("recipe: move data render --out notes12;") for line in lines)
     code, out, _ = run_cli(capsys, "info", str(DEFAULT_MODEL), "--json")
