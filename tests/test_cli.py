@@ -170,8 +170,8 @@ def test_info_on_the_shipped_model(capsys):
     assert "slice: 8 frames (93 ms)" in lines and "texture statistics: yes" in lines
     # the recipe's folder name, not the training machine's path (scripts/ship_model.py)
     assert any(line.startswith("training data: prep12_f8 (") and "Piano 264" in line for line in lines)
-    assert any(line.startswith("training command: move --threads ") and " train --data prep12_f8 " in line
-               for line in lines)
+    command = raw["info"]["commands"][0]  # as `move train` recorded it, on the recipe's data folder
+    assert f"training command: {command}" in lines and " train --data prep12_f8 " in command
     assert "written by move 0.1.0; running move 0.1.0" in lines
     assert any(line.startswith("recipe: move data render --out notes12;") for line in lines)
     code, out, _ = run_cli(capsys, "info", str(DEFAULT_MODEL), "--json")
@@ -182,6 +182,7 @@ def test_info_on_the_shipped_model(capsys):
     assert d["hidden"] == raw["model_config"]["hidden"] == 384
     assert d["slice"] == {"frames": 8, "seconds": round(8 * 256 / 22050, 4)}
     assert d["training"]["config"]["flux_weight"] == 10.0 and d["training"]["data"]["slices"]["train"] == 116078
+    assert (d["training"]["config"]["beta_max"], d["training"]["config"]["ema"]) == (3.0, 0.999)  # the recipe
 
 
 @pytest.mark.slow
