@@ -7,6 +7,7 @@ the default front end, then trains each preset through the real `move.train.trai
     python benchmarks/train_speed.py                 # CPU, tiny and paper presets
     python benchmarks/train_speed.py --device gpu --presets tiny,small,paper --batch-size 1024
     python benchmarks/train_speed.py --device gpu --presets small --batch-size 4096 --compile reduce-overhead
+    python benchmarks/train_speed.py --device gpu --presets small --batch-size 4096 --subpixel
 
 ``--compile`` runs the loss terms through ``torch.compile`` (``RunConfig.compile``); its
 graphs compile during the first (warm-up) epoch, which the figures leave out.
@@ -27,6 +28,7 @@ import torch
 from move.audio.synthetic import TIMBRES, harmonic_note
 from move.data.instruments import note_name
 from move.data.prepare import PrepareConfig, prepare_dataset
+from move.model import networks
 from move.train import RunConfig, TrainConfig, train
 from move.train_config import COMPILE_MODES
 
@@ -113,7 +115,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--compile", default="off", choices=COMPILE_MODES, help="torch.compile mode of the loss terms")
     ap.add_argument("--no-transfer", action="store_true", help="skip the CPU transfer timing at the end")
+    ap.add_argument("--subpixel", action="store_true",
+                    help="run the strided transposed convolutions as sub-pixel ones on this device "
+                         "(networks.SUBPIXEL_DEVICES)")
     args = ap.parse_args()
+    if args.subpixel:
+        networks.SUBPIXEL_DEVICES = ("cuda" if args.device == "gpu" else "cpu",)
     import logging
 
     logging.getLogger("lightning").setLevel(logging.ERROR)
@@ -127,7 +134,8 @@ def main() -> None:
         prepare_dataset(tmp / "notes", tmp / "prepared", PrepareConfig(slice_hop=1), progress=False)
         n = int(np.load(tmp / "prepared" / "slices.npy").shape[0])
         device_name = torch.cuda.get_device_name() if args.device == "gpu" else f"CPU, {args.threads} threads"
-        print(f"training throughput on {device_name}, {n} slices, batch {args.batch_size}, compile {args.compile}")
+        print(f"training throughput on {device_name}, {n} slices, batch {args.batch_size}, compile {args.compile}, "
+              f"sub-pixel tconvs {'on' if args.subpixel else 'off'}")
         print(f"{'preset':<8} {'parameters':>12} {'slices/s':>10}")
         last = None
         for preset in args.presets.split(","):
