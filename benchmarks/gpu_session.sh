@@ -11,14 +11,15 @@
 #
 #     WHEELS=0 DEVICE=cpu BATCH=64 PITCHES=3 DURATION=1 THREADS=1 PY=.venv/bin/python bash benchmarks/gpu_session.sh
 #
-# Each step is bounded by STEP_S seconds (default 150), so one slow step cannot eat the
-# lease; the whole script stays under about 9 minutes on an H200.
+# Each of the five steps is bounded by STEP_S seconds (default 110), so one slow step
+# cannot eat the lease and the script ends within one 10-minute device call (5 x 110 s
+# plus the set-up); run it with timeout_s 600. Its length on an H200 is not measured yet.
 set -uo pipefail
 DEVICE=${DEVICE:-gpu}
 BATCH=${BATCH:-4096}
 PITCHES=${PITCHES:-36}
 DURATION=${DURATION:-4}
-STEP_S=${STEP_S:-150}
+STEP_S=${STEP_S:-110}
 THREADS=${THREADS:-4}
 PY=${PY:-python3}
 OUT=${OUT:-$(mktemp -d)}
