@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,7 +200,8 @@ def test_evaluate_writes_metrics_figures_and_page(report, tiny_prepared):
              if t[g]["transfers"] == 0}
     for p, v in leaves.items():
         if v is None:
-            assert "descriptor_ratio" in p or p in ("metrics.max_notes", "metrics.config.max_notes") or p.rsplit(".", 1)[0] in empty, p
+            assert ("descriptor_ratio" in p or p in ("metrics.max_notes", "metrics.config.max_notes", "metrics.config.judge")
+                    or p.rsplit(".", 1)[0] in empty), p
     assert "NaN" not in (out / "metrics.json").read_text()
     # files
     load_classifier(out / "classifier.pt")
@@ -239,6 +241,40 @@ def test_disjoint_instruments_are_refused(tiny_model, tmp_path):
     msg = str(err.value)
     assert "\n" not in msg and "French-Horn" in msg and "Flute" in msg
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_judge_trained_on_other_recordings(tiny_model, tiny_prepared, tmp_path):
+    """``judge``: the classifier learns every note of another set, of the instruments it has."""
+    from move.data.prepare import PrepareConfig
+    from move.evaluate.report import evaluate
+
+    def judge_set(name: str, abbrs: tuple[str, ...]) -> Path:
+        notes = tmp_path / f"{name}_notes"
+        notes.mkdir()
+        for j, (midi, note) in enumerate(((59, "B3"), (65, "F4"), (72, "C5"))):
+            for abbr in abbrs:
+                write_note(notes, f"{abbr}-ord-{note}-mf.wav", harmonic_note(midi, TIMBRES[abbr], seed=50 + j))
+        prepare_dataset(notes, tmp_path / name, PrepareConfig(slice_hop=4), progress=False)
+        return tmp_path / name
+
+    judge = judge_set("judge", ("Fl", "Vn"))
+    messages: list[str] = []
+    m = evaluate(tiny_model, tiny_prepared, tmp_path / "out", progress=False, log=messages.append,
+                 judge=str(judge), latent=False, max_notes=1, classifier_epochs=20, examples=0)
+    assert m["instruments"] == ["Flute", "Violin"] and m["config"]["judge"] == str(judge)
+    assert any(x.startswith("no notes of Alto-Sax in the judge's set") for x in messages)
+    train = m["classifier"]["train"]
+    assert (train["data"], train["split"], train["notes"]) == (str(judge), "all", 6)
+    assert m["classifier"]["note_accuracy"] == 1.0  # it knows the evaluated set's real notes
+    assert m["transfer"]["transfers"] == 2
+    assert "every note of" in (tmp_path / "out" / "index.html").read_text()
+    # a judge that shares one instrument is refused, in one line naming it
+    with pytest.raises(MoveError, match="share 1 of the evaluated instruments") as err:
+        evaluate(tiny_model, tiny_prepared, tmp_path / "out2", progress=False, log=messages.append,
+                 judge=str(judge_set("one", ("Fl", "Hn"))), latent=False, max_notes=1)
+    assert "\n" not in str(err.value) and "one" in str(err.value)
+    assert not (tmp_path / "out2").exists()
 
 
 # ----------------------------------------------------------------------------- in a browser

@@ -71,6 +71,32 @@ def test_split_deterministic_and_seeded(tiny_notes):
     assert a.count("train") == 12
 
 
+def test_added_notes_keep_the_earlier_sets_splits(tiny_notes, tiny_prepared, tmp_path):
+    """--splits-from: the earlier notes keep their splits; the added ones are split among themselves."""
+    import shutil
+
+    notes = tmp_path / "more"
+    shutil.copytree(tiny_notes, notes)
+    for j, (midi, name) in enumerate(((61, "C#4"), (63, "D#4"), (66, "F#4"), (68, "G#4"), (70, "A#4"))):
+        write_note(notes, f"Fl-ord-{name}-mf.wav", harmonic_note(midi, TIMBRES["Fl"], seed=70 + j))
+    earlier = {n["note_id"]: n["split"] for n in PreparedDataset(tiny_prepared).notes}
+    cfg = PrepareConfig(slice_hop=4, split=(0.6, 0.2, 0.2))
+    prepare_dataset(notes, tmp_path / "kept", cfg, progress=False, splits_from=tiny_prepared)
+    kept = PreparedDataset(tmp_path / "kept")
+    splits = {n["note_id"]: n["split"] for n in kept.notes}
+    assert len(splits) == len(earlier) + 5
+    assert {k: splits[k] for k in earlier} == earlier
+    added = sorted(splits[k] for k in splits if k not in earlier)
+    assert added == ["test", "train", "train", "train", "valid"]  # 5 notes at 0.6 / 0.2 / 0.2
+    assert kept.meta["splits_from"] == str(tiny_prepared.resolve())
+    # without it the old notes are split again, with the new ones
+    prepare_dataset(notes, tmp_path / "fresh", cfg, progress=False)
+    fresh = {n["note_id"]: n["split"] for n in PreparedDataset(tmp_path / "fresh").notes}
+    assert {k: fresh[k] for k in earlier} != earlier
+    with pytest.raises(ConfigError, match="nowhere: not a prepared dataset"):
+        prepare_dataset(notes, tmp_path / "bad", cfg, progress=False, splits_from=tmp_path / "nowhere")
+
+
 def test_slice_starts_drop_silent_tail():
     lm = np.full((64, 8), np.log(1e-5), dtype=np.float32)
     lm[:30] = 0.0

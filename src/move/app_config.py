@@ -70,6 +70,10 @@ class EvaluateConfig:
         after the transfers).
     texture : bool
         Add the target's frame-to-frame texture when the model file has it.
+    judge : str | None
+        A prepared dataset whose notes (every split) train the judge instead of the
+        evaluated set's training notes, such as recordings unlike those the model was
+        trained on (default: none, the evaluated set's own training notes).
     """
 
     max_notes: int | None = None
@@ -83,6 +87,7 @@ class EvaluateConfig:
     envelope: str = field(default=NOTE_ENVELOPE, metadata={"choices": ENVELOPES})
     latent: bool = True
     texture: bool = True
+    judge: str | None = None
 
     def __post_init__(self) -> None:
         _check_choice("split", self.split, ("test", "valid", "train"))

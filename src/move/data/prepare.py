@@ -66,8 +66,27 @@ class PrepareReport:
     skipped: Counter = field(default_factory=Counter)
 
 
-def _fingerprint(records: Sequence[NoteRecord], root: Path, cfg: PrepareConfig) -> str:
+def _earlier_splits(path: Path) -> dict[str, str]:
+    """Note id -> split of the notes of the prepared set at ``path`` (``splits_from``)."""
+    table = path / "notes.csv"
+    if not table.is_file():
+        raise ConfigError(f"{path}: not a prepared dataset (no notes.csv) to take the splits from")
+    notes = NoteTable.read_csv(table)
+    return {str(n["note_id"]): str(n["split"]) for n in notes}
+
+
+def _splits(kept: Sequence[tuple[NoteRecord, Path]], cfg: PrepareConfig, earlier: dict[str, str]) -> list[str]:
+    """Each kept note's split: its split in ``earlier`` if it has one, else by the shares."""
+    new = [i for i, (r, _) in enumerate(kept) if r.note_id not in earlier]
+    assigned = dict(zip(new, assign_splits([kept[i][0] for i in new], cfg.split, cfg.seed), strict=True))
+    return [assigned[i] if i in assigned else earlier[r.note_id] for i, (r, _) in enumerate(kept)]
+
+
+def _fingerprint(records: Sequence[NoteRecord], root: Path, cfg: PrepareConfig,
+                 earlier: dict[str, str] | None = None) -> str:
     h = hashlib.sha1()
+    if earlier:
+        h.update(json.dumps(earlier, sort_keys=True).encode())
     h.update(json.dumps(to_dict(cfg), sort_keys=True).encode())
     h.update(json.dumps(to_dict(frontend_config(cfg.frontend)), sort_keys=True).encode())
     for r in records:
@@ -152,6 +171,7 @@ def prepare_dataset(
     progress: bool = True,
     warn: Callable[[str], None] | None = None,
     jobs: int = 1,
+    splits_from: str | os.PathLike | None = None,
 ) -> PrepareReport:
     """Analyse a note database into a prepared dataset of labelled slices.
 
@@ -174,6 +194,10 @@ def prepare_dataset(
     jobs : int
         Processes analysing the notes (each with one torch thread); the result does not
         depend on it.
+    splits_from : path-like, optional
+        An earlier prepared set: every note it has (same note id) keeps its split there,
+        so notes added to a database never move its held-out notes into training; the
+        other notes are split by ``config.split`` among themselves.
 
     Returns
     -------
@@ -190,7 +214,8 @@ def prepare_dataset(
     records = scan_database(
         notes_dir, csv=csv_path, instruments=instruments, techniques=cfg.techniques, warn=warn
     )
-    fingerprint = _fingerprint(records, notes_dir, cfg)
+    earlier = _earlier_splits(Path(splits_from)) if splits_from is not None else {}
+    fingerprint = _fingerprint(records, notes_dir, cfg, earlier)
     reused = _reusable(out_dir, fingerprint)
     if reused is not None:
         return reused
@@ -204,7 +229,7 @@ def prepare_dataset(
     kept = _analyse_notes(records, fe, cache, cfg.slice_frames * fe.hop_length, report, progress, warn, jobs)
     if not kept:
         raise AudioError(f"{notes_dir}: no usable notes (all were silent or too short)")
-    splits = assign_splits([r for r, _ in kept], cfg.split, cfg.seed)
+    splits = _splits(kept, cfg, earlier)
     rows, slices, total, (mean, std) = _write_frames(kept, splits, cfg, fe.n_bins, work)
     if mean is None:
         raise ConfigError(f"{notes_dir}: the split left no training notes")
@@ -218,6 +243,7 @@ def prepare_dataset(
         "n_notes": len(rows), "n_slices": len(slices), "n_frames": total,
         "instruments": sorted({r["instrument"] for r in rows}),
         "skipped": dict(report.skipped),
+        "splits_from": str(Path(splits_from).resolve()) if splits_from is not None else None,
     }
     write_json(work / "prepared.json", meta)
     shutil.rmtree(cache)

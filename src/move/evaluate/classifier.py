@@ -303,7 +303,7 @@ def train_classifier(
     ds: PreparedDataset,
     instruments: Sequence[str] | None = None,
     *,
-    split: str = "train",
+    split: str | None = "train",
     epochs: int = 30,
     batch_size: int = 256,
     hidden: int = 128,
@@ -319,8 +319,9 @@ def train_classifier(
         The dataset; its front end (with its normalisation) becomes the classifier's.
     instruments : sequence of str, optional
         Classes (default: all of the dataset's instruments).
-    split : str
-        Notes trained on (``"train"``: never the held-out notes).
+    split : str or None
+        Notes trained on (``"train"``: never the held-out notes; ``None``: every note,
+        for a judge trained on other recordings than those it judges).
     epochs, batch_size, hidden, lr : int, int, int, float
         Optimisation (AdamW, weight decay 0.01) and hidden width.
     max_slices : int
@@ -350,7 +351,7 @@ def train_classifier(
     counts = torch.bincount(y, minlength=len(instruments))
     if int(counts.min()) == 0:
         missing = instruments[int(counts.argmin())]
-        raise ConfigError(f"{ds.root}: no {split} slices of {missing} to train the classifier on")
+        raise ConfigError(f"{ds.root}: no {split or 'sounding'} slices of {missing} to train the classifier on")
     fe = ds.frontend()
     feats = torch.cat([
         harmonic_features(fe, ds.slice_tensor(index[b : b + 2048]), labels["pitch"][b : b + 2048])
@@ -374,7 +375,7 @@ def train_classifier(
             opt.step()
     net.eval()
     info = {
-        "split": split, "slices": int(len(index)), "epochs": int(epochs),
+        "data": str(ds.root), "split": split or "all", "slices": int(len(index)), "epochs": int(epochs),
         "notes": int(len(np.unique(ds.slices[index, 0]))),
         "seconds": round(time.perf_counter() - t0, 2), "seed": int(seed),
         "features": "mean, std and mean |frame-to-frame change| of log magnitudes at r * f0, r = 0.5..20",

@@ -2,7 +2,8 @@
 
 :func:`evaluate` runs, for the instruments shared by the model and the dataset:
 
-1. an instrument classifier trained on the dataset's real training notes
+1. an instrument classifier trained on the dataset's real training notes, or on every
+   note of another prepared set (``judge``: a judge of other recordings)
    (:mod:`move.evaluate.classifier`), saved as ``classifier.pt``, and its accuracy on
    the held-out real notes;
 2. for every held-out note: its reconstruction (spectral convergence and log-spectral
@@ -283,6 +284,35 @@ def _held_out_notes(model, ds: PreparedDataset, data_dir: Path, split: str, max_
     return {i: notes[i] for i in instruments if notes[i]}
 
 
+def _judge_notes(judge_dir: Path, ds: PreparedDataset, data_dir: Path, notes: dict[str, list[int]],
+                 log: Callable[[str], None]) -> tuple[PreparedDataset, dict[str, list[int]]]:
+    """The judge's prepared set (``judge``) and the evaluated notes of the instruments it has.
+
+    Its front end must be the evaluated set's (the judge reads the same magnitudes); at
+    least two of the evaluated instruments must be in it.
+    """
+    from move.audio.frontend import INVERSION_FIELDS
+
+    judge = PreparedDataset(judge_dir)
+    data_fe, judge_fe = dict(ds.meta["frontend"]["config"]), dict(judge.meta["frontend"]["config"])
+    diff = sorted(k for k in data_fe if data_fe.get(k) != judge_fe.get(k) and k not in INVERSION_FIELDS)
+    if diff:
+        raise ConfigError(
+            f"{judge_dir}: the judge's notes were prepared with another front end than {data_dir} "
+            f"({', '.join(f'{k}={judge_fe.get(k)!r} vs {data_fe[k]!r}' for k in diff[:3])}); prepare both alike"
+        )
+    kept = {i: rows for i, rows in notes.items() if i in set(judge.instruments)}
+    if len(kept) < 2:
+        raise ConfigError(
+            f"{judge_dir}: the judge's notes ({', '.join(judge.instruments)}) share "
+            f"{len(kept)} of the evaluated instruments ({', '.join(notes)}); judging transfers needs two"
+        )
+    left = [i for i in notes if i not in kept]
+    if left:
+        log(f"no notes of {', '.join(left)} in the judge's set {judge_dir}; left out")
+    return judge, kept
+
+
 def _test_classifier(clf, ds: PreparedDataset, notes: dict[str, list[int]]) -> dict[str, Any]:
     """The classifier's confusion matrix and accuracies on the held-out real notes (and slices)."""
     instruments = list(notes)
@@ -492,14 +522,19 @@ def evaluate(
     model = load_model(model_path)
     ds = PreparedDataset(data_dir)
     notes = _held_out_notes(model, ds, data_dir, cfg.split, cfg.max_notes, log)
+    judge_ds = ds
+    if cfg.judge:
+        judge_ds, notes = _judge_notes(Path(cfg.judge), ds, data_dir, notes, log)
     instruments = list(notes)
     n_notes = sum(len(rows) for rows in notes.values())
     out.mkdir(parents=True, exist_ok=True)
     log(f"evaluating {model_path or 'the default model'} on {n_notes} {cfg.split} notes of "
-        f"{', '.join(instruments)} -> {out}")
+        f"{', '.join(instruments)} -> {out}"
+        + (f"; judged by a classifier of every note of {cfg.judge}" if cfg.judge else ""))
 
     bar = tqdm(total=n_notes + 4, desc="classifier", unit="step", disable=not progress)
-    clf = train_classifier(ds, instruments, epochs=cfg.classifier_epochs, seed=cfg.seed)
+    clf = train_classifier(judge_ds, instruments, split=None if cfg.judge else "train",
+                           epochs=cfg.classifier_epochs, seed=cfg.seed)
     clf.save(out / "classifier.pt")
     classifier = _test_classifier(clf, ds, notes)
     bar.update(1)
@@ -679,7 +714,8 @@ def _summary_section(m: dict) -> Section:
         "Summary",
         text=[f"Model: {m['model']}. Data: {m['data']} ({m['split']} notes: "
               + ", ".join(f"{i} {n}" for i, n in m["notes"].items()) + ").",
-              f"{t['transfers']} transfers; the classifier (trained on real notes) recognises "
+              f"{t['transfers']} transfers; the classifier (trained on real "
+              f"{_judge_notes_text(c['train'])}) recognises "
               f"{_pct(c['note_accuracy'])} of the held-out real notes and gives the target instrument to "
               f"{_pct(t['target_accuracy'])} of the transfers (the source instrument to "
               f"{_pct(t['source_share'])}). pYIN finds the input pitch (within 50 cents) on "
@@ -702,7 +738,7 @@ def _classifier_section(c: dict) -> Section:
         text=[f"A two-layer perceptron on the harmonic profile of spectrogram slices (log magnitudes at "
               f"0.5, 1, 1.5, ... 20 times the note's fundamental, relative to each frame's peak: mean, "
               f"standard deviation and mean frame-to-frame change over the frames), trained on {c['train']['slices']} slices of "
-              f"{c['train']['notes']} real {c['train']['split']} notes in {c['train']['seconds']} s "
+              f"{c['train']['notes']} real {_judge_notes_text(c['train'])} in {c['train']['seconds']} s "
               f"(file classifier.pt). Notes are classified by the mean of their slices' probabilities.",
               f"Held-out real notes: {_pct(c['note_accuracy'])} (slices: {_pct(c['slice_accuracy'])}); "
               f"the same notes after the front end's magnitude-only round trip: "
@@ -710,6 +746,13 @@ def _classifier_section(c: dict) -> Section:
               f"{_pct(c['reconstruction_accuracy'])}."],
         table=conf,
     )
+
+
+def _judge_notes_text(train: dict) -> str:
+    """What the classifier was trained on, for the page: a split, or every note of another set."""
+    if train.get("split") == "all":
+        return f"notes (every note of {train.get('data', 'another set')}: a judge of other recordings)"
+    return f"{train['split']} notes"
 
 
 def _transfers_section(t: dict, violins: list[tuple[str, str]]) -> Section:
