@@ -68,11 +68,7 @@ class PrepareReport:
 
 def _earlier_splits(path: Path) -> dict[str, str]:
     """Note id -> split of the notes of the prepared set at ``path`` (``splits_from``)."""
-    table = path / "notes.csv"
-    if not table.is_file():
-        raise ConfigError(f"{path}: not a prepared dataset (no notes.csv) to take the splits from")
-    notes = NoteTable.read_csv(table)
-    return {str(n["note_id"]): str(n["split"]) for n in notes}
+    return {str(n["note_id"]): str(n["split"]) for n in PreparedDataset(path).notes}
 
 
 def _splits(kept: Sequence[tuple[NoteRecord, Path]], cfg: PrepareConfig, earlier: dict[str, str]) -> list[str]:

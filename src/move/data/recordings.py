@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from move.config import atomic_write_bytes
-from move.data.instruments import INSTRUMENTS, canonical_instrument
+from move.data.instruments import canonical_instrument, instrument_info, note_name, parse_note
 from move.errors import ConfigError, DependencyError
 
 #: The tonejs-instruments package of each canonical instrument that has one.
@@ -56,10 +56,9 @@ TONEJS_PACKAGES: dict[str, str] = {
     "Violoncello": "cello",
 }
 
-# A sample's file name in a package: note letter, optional sharp ("s"), octave, and for a
-# second take of a note " v2".
-_SAMPLE = re.compile(r"^([A-G])(s?)(\d)(?: v(\d+))?\.mp3$")
-_ABBR = {i.name: i.abbr for i in INSTRUMENTS}
+# A sample's file name in a package: the note (letter, optional sharp "s", octave), and for
+# a second take of a note " v2".
+_SAMPLE = re.compile(r"^([A-G]s?\d)(?: v(\d+))?\.mp3$")
 
 
 def package_name(instrument: str) -> str:
@@ -72,8 +71,9 @@ def sol_name(instrument: str, sample: str) -> str | None:
     m = _SAMPLE.match(Path(sample).name)
     if m is None:
         return None
-    letter, sharp, octave, take = m.groups()
-    return f"{_ABBR[instrument]}-ord-{letter}{'#' if sharp else ''}{octave}-mf-tonejs{'-v' + take if take else ''}.mp3"
+    note, take = m.groups()
+    pitch = note_name(parse_note(note))
+    return f"{instrument_info(instrument).abbr}-ord-{pitch}-mf-tonejs{'-v' + take if take else ''}.mp3"
 
 
 def npm_pack(package: str, dest: Path) -> Path:

@@ -240,18 +240,22 @@ def _pitch_ranges(model, ds: PreparedDataset, instruments: Sequence[str]) -> dic
     return out
 
 
-def _check_inputs(model, ds: PreparedDataset, data_dir: Path) -> list[str]:
-    """The model's instruments present in the dataset (at least two), front ends checked."""
+def _frontend_differences(expected: dict, found: dict) -> list[str]:
+    """``"key=found vs expected"`` for each front-end setting that differs (inversion settings aside)."""
     from move.audio.frontend import INVERSION_FIELDS
 
+    return [f"{k}={found.get(k)!r} vs {expected[k]!r}" for k in sorted(expected)
+            if expected.get(k) != found.get(k) and k not in INVERSION_FIELDS]
+
+
+def _check_inputs(model, ds: PreparedDataset, data_dir: Path) -> list[str]:
+    """The model's instruments present in the dataset (at least two), front ends checked."""
     model_fe = to_dict(model.frontend.config)
-    data_fe = dict(ds.meta["frontend"]["config"])
-    diff = sorted(k for k in model_fe if model_fe.get(k) != data_fe.get(k) and k not in INVERSION_FIELDS)
+    diff = _frontend_differences(model_fe, dict(ds.meta["frontend"]["config"]))
     if diff:
         raise ConfigError(
             f"{data_dir}: prepared with another front end than the model's "
-            f"({', '.join(f'{k}={data_fe.get(k)!r} vs {model_fe[k]!r}' for k in diff[:3])}); "
-            f"prepare it with --frontend {model_fe['name']}"
+            f"({', '.join(diff[:3])}); prepare it with --frontend {model_fe['name']}"
         )
     shared = [i for i in model.instruments if i in set(ds.instruments)]
     if not shared:
@@ -291,15 +295,12 @@ def _judge_notes(judge_dir: Path, ds: PreparedDataset, data_dir: Path, notes: di
     Its front end must be the evaluated set's (the judge reads the same magnitudes); at
     least two of the evaluated instruments must be in it.
     """
-    from move.audio.frontend import INVERSION_FIELDS
-
     judge = PreparedDataset(judge_dir)
-    data_fe, judge_fe = dict(ds.meta["frontend"]["config"]), dict(judge.meta["frontend"]["config"])
-    diff = sorted(k for k in data_fe if data_fe.get(k) != judge_fe.get(k) and k not in INVERSION_FIELDS)
+    diff = _frontend_differences(dict(ds.meta["frontend"]["config"]), dict(judge.meta["frontend"]["config"]))
     if diff:
         raise ConfigError(
             f"{judge_dir}: the judge's notes were prepared with another front end than {data_dir} "
-            f"({', '.join(f'{k}={judge_fe.get(k)!r} vs {data_fe[k]!r}' for k in diff[:3])}); prepare both alike"
+            f"({', '.join(diff[:3])}); prepare both alike"
         )
     kept = {i: rows for i, rows in notes.items() if i in set(judge.instruments)}
     if len(kept) < 2:
